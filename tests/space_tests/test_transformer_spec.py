@@ -1,0 +1,87 @@
+from __future__ import annotations
+
+import pytest
+
+from space import Space
+from space import SpaceError
+from space import choice
+from space import head
+from space import heads
+from space import layer
+from space import mixer
+from space import patches
+from space import repeat
+from space import tokens
+from space import transformer
+
+
+def _lm(*layers):
+    return transformer(list(layers), input=tokens(64, 32), task="lm")
+
+
+def _clf(*layers, **kw):
+    return transformer(list(layers), input=kw.pop("input", tokens(64, 32)), num_classes=4, **kw)
+
+
+def test_head_dim_defaults_to_width_over_heads() -> None:
+    sp = Space(_clf(layer(choice(128, 256), mixer("softmax", heads=choice(2, 4)), ffn=[256])))
+    assert sp.size() == 4
+    for seed in range(20):
+        m = sp.sample(seed=seed)["layers"][0]
+        assert m["mixer"]["head_dim"] * m["mixer"]["heads"] == m["width"]
+
+
+def test_heads_mixer_splits_the_width_between_its_heads() -> None:
+    sp = Space(_clf(layer(96, heads([head("softmax"), head("relu"), head("dct")]), ffn=[])))
+    arch = sp.sample(seed=0)
+    assert [h["head_dim"] for h in arch["layers"][0]["mixer"]["heads"]] == [32, 32, 32]
+
+
+def test_lm_defaults_to_causal_and_drops_classification_keys() -> None:
+    arch = Space(_lm(layer(32, mixer("linear", heads=2, feature_map="elu")))).sample(seed=0)
+    assert arch["causal"] is True and arch["task"] == "lm"
+    assert "num_classes" not in arch and "pool" not in arch
+
+
+@pytest.mark.parametrize(
+    ("make", "message"),
+    [
+        (lambda: _clf(layer(64, mixer("softmax", heads=4)), layer(64, mixer("softmax", heads=4)),
+                      layer(256, mixer("softmax", heads=choice(4, 6)))),
+         r"layers\[2\]\.mixer\.heads must divide the layer width 256; got 6\. "
+         r"Use 1, 2, 4, 8, 16, 32, 64, 128 or 256\."),
+        (lambda: _clf(layer(64, mixer("softmaxx", heads=4))),
+         r"layers\[0\]\.mixer\.type must be a registered mixer; got 'softmaxx'\. Use one of"),
+        (lambda: _clf(layer(-8, mixer("dct"))),
+         r"layers\[0\]\.width must be a positive int; got -8"),
+        (lambda: _lm(layer(64, choice(mixer("softmax", heads=2), mixer("dct")))),
+         r"layers\[0\]\.mixer\.type must be causal-capable in a causal \(lm\) model; got 'dct'"),
+        (lambda: _clf(layer(64, mixer("window", heads=2, window=choice(8, 40)))),
+         r"layers\[0\]\.mixer\.window must be a positive int below the sequence length 32; "
+         r"got 40"),
+        (lambda: _clf(layer(64, mixer("lowrank", heads=2, rank=33))),
+         r"layers\[0\]\.mixer\.rank must be a positive int at most the sequence length 32"),
+        (lambda: _clf(layer(64, mixer("dct")), input=patches(32, choice(4, 5))),
+         r"input\.patch must divide the image size 32; got 5"),
+        (lambda: _clf(layer(64, heads(head("pool", pool_size=3), count=2))),
+         r"layers\[0\]\.mixer\.heads\[\*\]\.type must be a head-capable mixer"),
+        (lambda: _clf(layer(60, heads(head("softmax"), count=choice(4, 8)))),
+         r"layers\[0\]\.mixer\.heads \(the number of heads\) must divide the layer width 60; "
+         r"got 8"),
+        (lambda: transformer(repeat(layer(64, mixer("dct"), activation="tanh"), depth=2),
+                             input=tokens(64, 32), num_classes=4),
+         r"layers\[\*\]\.activation must be one of gelu, relu, quad, swiglu; got 'tanh'"),
+        (lambda: transformer([layer(64, mixer("dct"))], input=tokens(64, 32)),
+         r"num_classes must be an int >= 2 for classification; got None"),
+        (lambda: _clf(layer(64, mixer("dct"), ffn=[choice(128, 0)])),
+         r"layers\[0\]\.ffn hidden widths must be positive ints; got 0"),
+    ],
+)
+def test_invalid_transformer_specs(make, message) -> None:
+    with pytest.raises(SpaceError, match=message):
+        Space(make())
+
+
+def test_crop_allows_patches_that_do_not_divide_the_image() -> None:
+    sp = Space(_clf(layer(64, mixer("dct")), input=patches(240, choice(28, 32), crop=True)))
+    assert sp.size() == 2
