@@ -17,6 +17,12 @@ from space._dsl import integer
 from space._dsl import real
 from space._dsl import ref
 from space._dsl import repeat
+from space._build import build
+from space._count import call_macs
+from space._count import count_macs
+from space._count import count_params
+from space._count import layer_costs
+from space._count import macs_by_op
 from space._errors import SpaceError
 from space._space import Space
 from space._transformer import head
@@ -25,22 +31,37 @@ from space._transformer import layer
 from space._transformer import mixer
 from space._transformer import patches
 from space._transformer import tokens
+from space._trace import trace
 from space._transformer import transformer
 from space.mixers import MIXERS
+from space.mixers import BaseHead
+from space.mixers import BaseMixer
+from space.mixers import MixerContext
+from space.mixers import MixerInfo
 from space.mixers import register_mixer
 
 __all__ = [
     "MIXERS",
     "Architecture",
+    "BaseHead",
+    "BaseMixer",
     "Constraint",
+    "MixerContext",
+    "MixerInfo",
     "Space",
     "SpaceError",
+    "build",
+    "call_macs",
     "choice",
+    "count_macs",
+    "count_params",
     "derived",
     "head",
     "heads",
     "integer",
     "layer",
+    "layer_costs",
+    "macs_by_op",
     "mixer",
     "patches",
     "real",
@@ -48,5 +69,6 @@ __all__ = [
     "register_mixer",
     "repeat",
     "tokens",
+    "trace",
     "transformer",
 ]

@@ -36,8 +36,9 @@ def _rng(seed: Any) -> random.Random:
 
 
 def _random_value(rng: random.Random, decision: Decision) -> Any:
-    if isinstance(decision, Choice):
-        return rng.randrange(len(decision.options))
+    if type(decision) is Choice:
+        # One float draw is about twice as fast as randrange, and choices are most decisions.
+        return int(rng.random() * len(decision.options))
     if isinstance(decision, Integer):
         if decision.log:
             return decision.snap(math.exp(rng.uniform(math.log(decision.low),
