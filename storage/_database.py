@@ -1,0 +1,517 @@
+"""The ``Database`` facade: studies and the trial life cycle (one transaction per change)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Iterable
+from collections.abc import Mapping
+from collections.abc import Sequence
+from datetime import timedelta
+from typing import Any
+
+from sqlalchemy import Connection
+from sqlalchemy import func
+from sqlalchemy import select
+from sqlalchemy import update
+
+from storage import _validate
+from storage._engine import insert
+from storage._engine import make_engine
+from storage._engine import transaction
+from storage._errors import InvalidQuery
+from storage._errors import InvalidTransition
+from storage._errors import StudyExists
+from storage._errors import StudyNotFound
+from storage._errors import TrialNotFound
+from storage._models import TRIAL_STATES
+from storage._models import Architecture
+from storage._models import IntermediateValue
+from storage._models import Metric
+from storage._models import Study
+from storage._models import Trial
+from storage._queries import trial_dicts
+from storage._queries import trial_select
+from storage._queries import trials_by_id
+from storage._read import ReadMixin
+from storage._resources import ResourceMixin
+from storage._schema import ensure_schema
+from storage._time import from_db
+from storage._time import utcnow
+
+# Which states a trial may move to from which: a finished trial never runs again, and a
+# RUNNING trial goes back to QUEUED only through a requeue (which counts a retry).
+TRANSITIONS = {
+    "QUEUED": ("RUNNING",),
+    "RUNNING": ("COMPLETE", "FAILED", "PRUNED", "QUEUED"),
+    "COMPLETE": (),
+    "FAILED": (),
+    "PRUNED": (),
+}
+_FIX = {
+    "RUNNING": "Claim a QUEUED trial with claim_trial(), or enqueue the architecture again "
+    "with add_trials().",
+    "COMPLETE": "Only a RUNNING trial can finish; start it first.",
+    "PRUNED": "Only a RUNNING trial can be pruned; start it first.",
+    "FAILED": "Only a RUNNING trial can fail; use recover() for trials of dead workers.",
+    "QUEUED": "Only a RUNNING trial can be re-queued.",
+}
+
+
+def _canonical(arch_json: str | Mapping[str, Any]) -> str:
+    if isinstance(arch_json, str):
+        return arch_json
+    return json.dumps(arch_json, sort_keys=True, separators=(",", ":"))
+
+
+class Database(ResourceMixin, ReadMixin):
+    """A study database. Create it with :func:`storage.connect`.
+
+    Every method runs in its own transaction and is safe to call from many processes at once;
+    a process that dies mid-call leaves nothing half-written. Instances hold a small connection
+    pool: call :meth:`close` (or use ``with``) when done.
+    """
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self._engine = make_engine(url)
+        self._study_cache: dict[str, dict[str, Any]] = {}
+        try:
+            ensure_schema(self._engine, url)
+        except BaseException:
+            self._engine.dispose()
+            raise
+
+    def close(self) -> None:
+        """Close every pooled connection."""
+        self._engine.dispose()
+
+    def __enter__(self) -> Database:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Database({self._engine.url.render_as_string(hide_password=True)!r})"
+
+    # -- studies -----------------------------------------------------------------------------
+
+    def create_study(
+        self,
+        name: str,
+        *,
+        objectives: Mapping[str, str],
+        constraints: Sequence[Mapping[str, Any]] = (),
+        spec_source: str | None = None,
+        searcher: str | None = None,
+        space_hash: str | None = None,
+        settings: Mapping[str, Any] | None = None,
+        exist_ok: bool = False,
+    ) -> dict[str, Any]:
+        """Create a study and return it as :meth:`get_study` does.
+
+        Args:
+            name: unique name.
+            objectives: metric name -> ``"min"`` or ``"max"``; the first is the primary one.
+            constraints: dicts with ``metric``, ``op`` (``<``, ``<=``, ...) and ``bound``.
+            spec_source: the spec file's text; its sha256 is stored beside it.
+            searcher: name of the searcher that drives the study.
+            space_hash: ``Space.hash`` of the search space.
+            settings: any JSON-able options worth keeping (trials, seed, ...).
+            exist_ok: return the existing study of that name if its objectives are the same.
+
+        Raises:
+            StudyExists: the name is taken (and ``exist_ok`` is false, or objectives differ).
+            InvalidQuery: a bad objective direction or constraint.
+        """
+        objectives = _validate.objectives(objectives)
+        checked = _validate.constraints(constraints)
+        with transaction(self._engine, write=True) as conn:
+            existing = conn.execute(select(Study.id).where(Study.name == name)).first()
+            if existing is None:
+                conn.execute(
+                    insert(conn, Study).values(
+                        name=name,
+                        spec_source=spec_source,
+                        spec_hash=spec_source and hashlib.sha256(spec_source.encode()).hexdigest(),
+                        space_hash=space_hash,
+                        searcher=searcher,
+                        objectives=objectives,
+                        constraints=checked,
+                        settings=dict(settings or {}),
+                        created=utcnow(),
+                    )
+                )
+        study = self.get_study(name)
+        if existing is not None and not (exist_ok and study["objectives"] == objectives):
+            reason = "objectives differ" if exist_ok else "names are unique"
+            raise StudyExists(
+                f"Study {name!r} already exists ({reason}: it has objectives "
+                f"{study['objectives']}). Choose another name, or resume the existing study."
+            )
+        return study
+
+    def get_study(self, name: str) -> dict[str, Any]:
+        """The study's fields and trial counts per state.
+
+        Raises:
+            StudyNotFound: no study has that name (the message lists the existing ones).
+        """
+        with transaction(self._engine, write=False) as conn:
+            row = conn.execute(select(Study).where(Study.name == name)).first()
+            if row is None:
+                names = conn.execute(select(Study.name).order_by(Study.name)).scalars().all()
+                raise StudyNotFound(
+                    f"No study is named {name!r}. Existing studies: "
+                    f"{', '.join(names) or '(none)'}. Run `nas studies` to list them."
+                )
+            counts = dict(
+                conn.execute(
+                    select(Trial.state, func.count())
+                    .where(Trial.study_id == row.id)
+                    .group_by(Trial.state)
+                ).all()
+            )
+        return self._study_dict(row, counts)
+
+    def studies(self) -> list[dict[str, Any]]:
+        """Every study with its trial counts per state, oldest first."""
+        with transaction(self._engine, write=False) as conn:
+            rows = conn.execute(select(Study).order_by(Study.id)).all()
+            counts: dict[int, dict[str, int]] = {row.id: {} for row in rows}
+            for study_id, state, n in conn.execute(
+                select(Trial.study_id, Trial.state, func.count()).group_by(
+                    Trial.study_id, Trial.state
+                )
+            ):
+                counts[study_id][state] = n
+        return [self._study_dict(row, counts[row.id]) for row in rows]
+
+    @staticmethod
+    def _study_dict(row: Any, counts: Mapping[str, int]) -> dict[str, Any]:
+        return {
+            "name": row.name,
+            "id": row.id,
+            "objectives": dict(row.objectives),
+            "constraints": list(row.constraints),
+            "searcher": row.searcher,
+            "spec_source": row.spec_source,
+            "spec_hash": row.spec_hash,
+            "space_hash": row.space_hash,
+            "settings": dict(row.settings),
+            "created": from_db(row.created),
+            "counts": {state: int(counts.get(state, 0)) for state in TRIAL_STATES},
+            "trials": int(sum(counts.values())),
+        }
+
+    def _study(self, name: str) -> dict[str, Any]:
+        # Studies are never renamed or edited, so their id and objectives can be cached.
+        if name not in self._study_cache:
+            self._study_cache[name] = self.get_study(name)
+        return self._study_cache[name]
+
+    # -- trial life cycle --------------------------------------------------------------------
+
+    def add_trials(
+        self,
+        study: str,
+        archs: Iterable[tuple[str, str | Mapping[str, Any]]],
+        *,
+        searcher: str | None = None,
+        state: str = "QUEUED",
+    ) -> list[int]:
+        """Enqueue architectures as new trials of a study (numbered on from the last one).
+
+        Args:
+            study: study name.
+            archs: ``(arch_id, canonical_json)`` pairs.
+            searcher: name recorded on each trial.
+            state: ``"QUEUED"``, or ``"RUNNING"`` for trials the caller runs right away.
+
+        Returns:
+            The new trials' global ids, in input order.
+        """
+        if state not in ("QUEUED", "RUNNING"):
+            raise InvalidTransition(
+                f"New trials must be QUEUED or RUNNING; got {state!r}. Store finished results "
+                f"with add_results()."
+            )
+        rows = [(arch_id, _canonical(js)) for arch_id, js in archs]
+        return self._insert_trials(study, rows, searcher=searcher, state=state, metrics=None)
+
+    def add_results(
+        self,
+        study: str,
+        results: Iterable[tuple[str, str | Mapping[str, Any], Mapping[str, float]]],
+        *,
+        searcher: str | None = None,
+    ) -> list[int]:
+        """Store finished evaluations (warm starts, imports) as COMPLETE trials in one transaction.
+
+        Args:
+            study: study name.
+            results: ``(arch_id, canonical_json, metrics)`` triples.
+            searcher: name recorded on each trial.
+        """
+        rows, metrics = [], []
+        for arch_id, js, values in results:
+            rows.append((arch_id, _canonical(js)))
+            metrics.append(_validate.metrics(values))
+        return self._insert_trials(
+            study, rows, searcher=searcher, state="COMPLETE", metrics=metrics
+        )
+
+    def _insert_trials(
+        self,
+        study: str,
+        rows: Sequence[tuple[str, str]],
+        *,
+        searcher: str | None,
+        state: str,
+        metrics: Sequence[dict[str, float]] | None,
+    ) -> list[int]:
+        info = self._study(study)
+        if not rows:
+            return []
+        now = utcnow()
+        with transaction(self._engine, write=True) as conn:
+            # Locking the study row numbers concurrent batches one after the other.
+            conn.execute(select(Study.id).where(Study.id == info["id"]).with_for_update())
+            last = conn.execute(
+                select(func.max(Trial.number)).where(Trial.study_id == info["id"])
+            ).scalar()
+            first = 0 if last is None else last + 1
+            archs = {arch_id: js for arch_id, js in rows}
+            conn.execute(
+                insert(conn, Architecture).on_conflict_do_nothing(index_elements=["id"]),
+                [
+                    {"id": a, "json": js, "space_hash": info["space_hash"], "created": now}
+                    for a, js in archs.items()
+                ],
+            )
+            running = state != "QUEUED"
+            ids = (
+                conn.execute(
+                    insert(conn, Trial).returning(Trial.id, sort_by_parameter_order=True),
+                    [
+                        {
+                            "study_id": info["id"],
+                            "number": first + i,
+                            "state": state,
+                            "arch_id": arch_id,
+                            "searcher": searcher,
+                            "queued": now,
+                            "started": now if running else None,
+                            "finished": now if state == "COMPLETE" else None,
+                            "retries": 0,
+                            "worker": None,
+                            "node": None,
+                            "error": None,
+                        }
+                        for i, (arch_id, _) in enumerate(rows)
+                    ],
+                )
+                .scalars()
+                .all()
+            )
+            if metrics is not None:
+                values = [
+                    {"trial_id": trial_id, "name": name, "value": value}
+                    for trial_id, named in zip(ids, metrics, strict=True)
+                    for name, value in named.items()
+                ]
+                if values:
+                    conn.execute(insert(conn, Metric), values)
+        return list(ids)
+
+    def claim_trial(self, study: str, *, worker: str, node: str) -> dict[str, Any] | None:
+        """Atomically take the lowest-numbered QUEUED trial and mark it RUNNING.
+
+        Two workers never get the same trial: PostgreSQL skips rows another transaction has
+        locked (``FOR UPDATE SKIP LOCKED``); SQLite runs the claim under its write lock.
+
+        Returns:
+            The claimed trial's dict, or ``None`` when nothing is queued.
+        """
+        info = self._study(study)
+        with transaction(self._engine, write=True) as conn:
+            trial_id = conn.execute(
+                select(Trial.id)
+                .where(Trial.study_id == info["id"], Trial.state == "QUEUED")
+                .order_by(Trial.number)
+                .limit(1)
+                .with_for_update(skip_locked=True)
+            ).scalar()
+            if trial_id is None:
+                return None
+            conn.execute(
+                update(Trial)
+                .where(Trial.id == trial_id)
+                .values(state="RUNNING", worker=worker, node=node, started=utcnow(), finished=None)
+            )
+            return trial_dicts(conn, trial_select().where(Trial.id == trial_id))[0]
+
+    def start_trial(self, trial_id: int, *, worker: str, node: str) -> None:
+        """Mark a known QUEUED trial RUNNING (a claim for a trial chosen by id)."""
+        with transaction(self._engine, write=True) as conn:
+            self._move(
+                conn,
+                trial_id,
+                "RUNNING",
+                worker=worker,
+                node=node,
+                started=utcnow(),
+                finished=None,
+            )
+
+    def finish_trial(
+        self, trial_id: int, metrics: Mapping[str, float], *, state: str = "COMPLETE"
+    ) -> None:
+        """Record a RUNNING trial's metrics and mark it COMPLETE (or PRUNED), atomically.
+
+        Raises:
+            InvalidTransition: the trial is not RUNNING, or ``state`` is not a finished state.
+            InvalidQuery: a metric value is not a finite number.
+        """
+        if state not in ("COMPLETE", "PRUNED"):
+            raise InvalidTransition(
+                f"finish_trial() ends a trial as COMPLETE or PRUNED; got {state!r}. "
+                f"Use fail_trial() for failures."
+            )
+        values = _validate.metrics(metrics)
+        with transaction(self._engine, write=True) as conn:
+            self._move(conn, trial_id, state, finished=utcnow())
+            if values:
+                conn.execute(
+                    insert(conn, Metric),
+                    [{"trial_id": trial_id, "name": k, "value": v} for k, v in values.items()],
+                )
+
+    def fail_trial(self, trial_id: int, error: str, *, requeue: bool = False) -> None:
+        """Mark a RUNNING trial FAILED, or put it back in the queue counting one retry."""
+        with transaction(self._engine, write=True) as conn:
+            if requeue:
+                self._move(
+                    conn,
+                    trial_id,
+                    "QUEUED",
+                    error=error,
+                    worker=None,
+                    node=None,
+                    started=None,
+                    retries=Trial.retries + 1,
+                )
+            else:
+                self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
+
+    def _move(self, conn: Connection, trial_id: int, state: str, **values: Any) -> None:
+        allowed = [old for old, new in TRANSITIONS.items() if state in new]
+        # A conditional UPDATE checks and changes the state in one statement, so two processes
+        # racing to finish the same trial cannot both succeed (cf. optuna/optuna#5582).
+        done = conn.execute(
+            update(Trial)
+            .where(Trial.id == trial_id, Trial.state.in_(allowed))
+            .values(state=state, **values)
+        ).rowcount
+        if done == 1:
+            return
+        current = conn.execute(select(Trial.state).where(Trial.id == trial_id)).scalar()
+        if current is None:
+            raise TrialNotFound(f"No trial has id {trial_id}. Run `nas trials STUDY` to list ids.")
+        raise InvalidTransition(
+            f"A trial may become {state} only from {' or '.join(allowed)}; trial {trial_id} is "
+            f"{current}. {_FIX[state]}"
+        )
+
+    def report(self, trial_id: int, name: str, step: int, value: float) -> None:
+        """Record an intermediate value of a RUNNING trial; a repeated step overwrites."""
+        number = _validate.metric_value(name, value)
+        with transaction(self._engine, write=True) as conn:
+            current = conn.execute(select(Trial.state).where(Trial.id == trial_id)).scalar()
+            if current is None:
+                raise TrialNotFound(f"No trial has id {trial_id}.")
+            if current != "RUNNING":
+                raise InvalidTransition(
+                    f"Intermediate values are reported only by RUNNING trials; trial {trial_id} "
+                    f"is {current}."
+                )
+            statement = insert(conn, IntermediateValue).values(
+                trial_id=trial_id, name=name, step=int(step), value=number
+            )
+            conn.execute(
+                statement.on_conflict_do_update(
+                    index_elements=["trial_id", "name", "step"],
+                    set_={"value": statement.excluded.value},
+                )
+            )
+
+    def recover(
+        self,
+        study: str,
+        *,
+        alive: Iterable[str] | None = None,
+        stale_after: float | None = None,
+        requeue: bool = False,
+        error: str = "worker died while the trial was running",
+    ) -> list[int]:
+        """Fail or re-queue RUNNING trials whose worker is gone; returns their ids.
+
+        Call it when a runner (re)starts: with no arguments every RUNNING trial of the study is
+        taken to be orphaned.
+
+        Args:
+            study: study name.
+            alive: workers known to be running; their trials are left alone.
+            stale_after: only trials started more than this many seconds ago.
+            requeue: re-queue (counting a retry) instead of marking FAILED.
+            error: text stored as the trial's error.
+        """
+        info = self._study(study)
+        query = select(Trial.id).where(Trial.study_id == info["id"], Trial.state == "RUNNING")
+        if alive is not None:
+            query = query.where(Trial.worker.not_in(list(alive)))
+        if stale_after is not None:
+            query = query.where(Trial.started < utcnow() - timedelta(seconds=stale_after))
+        with transaction(self._engine, write=True) as conn:
+            ids = list(conn.execute(query.order_by(Trial.id).with_for_update()).scalars())
+            for trial_id in ids:
+                if requeue:
+                    self._move(
+                        conn,
+                        trial_id,
+                        "QUEUED",
+                        error=error,
+                        worker=None,
+                        node=None,
+                        started=None,
+                        retries=Trial.retries + 1,
+                    )
+                else:
+                    self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
+        return ids
+
+    def trial(self, trial_id: int) -> dict[str, Any]:
+        """One trial's dict by global id.
+
+        Raises:
+            TrialNotFound: no trial has that id.
+        """
+        with transaction(self._engine, write=False) as conn:
+            found = trials_by_id(conn, [trial_id])
+        if not found:
+            raise TrialNotFound(
+                f"No trial has id {trial_id}. Run `nas trials STUDY` to list trial ids."
+            )
+        return found[0]
+
+    def trials(self, study: str, state: str | None = None) -> list[dict[str, Any]]:
+        """The study's trials in number order, optionally only those in one state."""
+        info = self._study(study)
+        if state is not None and state not in TRIAL_STATES:
+            raise InvalidQuery(f"Trial states are {', '.join(TRIAL_STATES)}; got {state!r}.")
+        query = trial_select().where(Trial.study_id == info["id"])
+        if state is not None:
+            query = query.where(Trial.state == state)
+        with transaction(self._engine, write=False) as conn:
+            return trial_dicts(conn, query.order_by(Trial.number))

@@ -1,0 +1,1 @@
+"""Alembic migrations of the study database; revisions are named after releases."""

@@ -1,0 +1,183 @@
+"""Ranking queries of :class:`storage.Database`: ``best``, ``pareto`` and what they share."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from collections.abc import Sequence
+from typing import Any
+
+import numpy as np
+from sqlalchemy import Engine
+from sqlalchemy import select
+
+from storage._engine import transaction
+from storage._errors import ArchitectureNotFound
+from storage._errors import InvalidQuery
+from storage._models import Architecture
+from storage._models import Metric
+from storage._models import Trial
+from storage._pareto import DIRECTIONS
+from storage._pareto import non_dominated
+from storage._queries import best_ids
+from storage._queries import constraints_condition
+from storage._queries import objective_table
+from storage._queries import trials_by_id
+from storage._where import Condition
+from storage._where import check_metrics
+from storage._where import metrics_of
+from storage._where import parse_where
+
+
+class ReadMixin:
+    _engine: Engine
+    _study: Callable[[str], dict[str, Any]]
+
+    def metric_names(self, study: str) -> list[str]:
+        """Every metric name the study's objectives, constraints or trials mention, sorted."""
+        info = self._study(study)
+        with transaction(self._engine, write=False) as conn:
+            recorded = (
+                conn.execute(
+                    select(Metric.name)
+                    .distinct()
+                    .join(Trial, Trial.id == Metric.trial_id)
+                    .where(Trial.study_id == info["id"])
+                )
+                .scalars()
+                .all()
+            )
+        return sorted(
+            {*recorded, *info["objectives"], *(c["metric"] for c in info["constraints"])}
+        )
+
+    def _check_where(self, info: dict[str, Any], parsed: Condition) -> None:
+        # Probing only the names the filter uses is an index lookup each; listing every known
+        # name (a scan of the study's metrics) is left for the error message.
+        declared = {*info["objectives"], *(c["metric"] for c in info["constraints"])}
+        with transaction(self._engine, write=False) as conn:
+            missing = [
+                name
+                for name in metrics_of(parsed) - declared
+                if conn.execute(
+                    select(Metric.trial_id)
+                    .where(
+                        Metric.name == name,
+                        Metric.trial_id.in_(select(Trial.id).where(Trial.study_id == info["id"])),
+                    )
+                    .limit(1)
+                ).first()
+                is None
+            ]
+        if missing:
+            check_metrics(parsed, self.metric_names(info["name"]), info["name"])
+
+    def _objective(self, info: dict[str, Any], objective: str | None) -> tuple[str, str]:
+        if objective is None:
+            return next(iter(info["objectives"].items()))
+        name, _, direction = objective.partition(":")
+        if direction:
+            if direction not in DIRECTIONS:
+                raise InvalidQuery(
+                    f"An objective is NAME, NAME:min or NAME:max; got {objective!r}."
+                )
+            return name, direction
+        if name in info["objectives"]:
+            return name, info["objectives"][name]
+        raise InvalidQuery(
+            f"Objective {name!r} is not one of study {info['name']!r}'s objectives "
+            f"({', '.join(info['objectives'])}). Pick one, or give a direction: '{name}:min' or "
+            f"'{name}:max'."
+        )
+
+    def best(
+        self, study: str, k: int = 1, objective: str | None = None, where: str | None = None
+    ) -> list[dict[str, Any]]:
+        """The ``k`` best COMPLETE trials that meet the study's constraints, best first.
+
+        Args:
+            study: study name.
+            k: how many trials.
+            objective: metric to rank by; default the study's first objective. Its direction is
+                the study's, or given explicitly as ``"name:min"`` / ``"name:max"``.
+            where: extra filter, e.g. ``"latency_ms < 5 and params <= 1e6"``; trials without a
+                metric the filter names fail it.
+
+        Raises:
+            InvalidQuery: a malformed ``where``, an unknown metric name or a bad objective.
+        """
+        if k < 1:
+            raise InvalidQuery(f"k (--top) must be at least 1; got {k}.")
+        info = self._study(study)
+        name, direction = self._objective(info, objective)
+        conditions: list[Condition] = []
+        feasible = constraints_condition(info["constraints"])
+        if feasible is not None:
+            conditions.append(feasible)
+        if where is not None:
+            parsed = parse_where(where)
+            self._check_where(info, parsed)
+            conditions.append(parsed)
+        with transaction(self._engine, write=False) as conn:
+            ids = conn.execute(best_ids(info["id"], name, direction, k, conditions)).scalars()
+            return trials_by_id(conn, list(ids))
+
+    def pareto_points(self, study: str, objectives: Sequence[str] | None = None) -> dict[str, Any]:
+        """Objective values of every feasible COMPLETE trial and which lie on the front.
+
+        Returns:
+            ``{"objectives": [...], "directions": [...], "ids": [trial ids], "values": (n, d)
+            array, "front": (n,) bool array}``; the CLI plots from it.
+        """
+        info = self._study(study)
+        names = list(objectives) if objectives else list(info["objectives"])
+        directions = [self._objective(info, name)[1] for name in names]
+        names = [name.partition(":")[0] for name in names]
+        with transaction(self._engine, write=False) as conn:
+            ids, values = objective_table(conn, info["id"], names, info["constraints"])
+        return {
+            "objectives": names,
+            "directions": directions,
+            "ids": ids.tolist(),
+            "values": values,
+            "front": non_dominated(values, directions),
+        }
+
+    def pareto(self, study: str, objectives: Sequence[str] | None = None) -> list[dict[str, Any]]:
+        """Non-dominated COMPLETE trials that meet the study's constraints.
+
+        Args:
+            study: study name.
+            objectives: metrics to trade off (``name`` or ``name:min|max``); default all of the
+                study's objectives, in their directions.
+
+        Returns:
+            Trial dicts sorted by the first objective, best first.
+        """
+        points = self.pareto_points(study, objectives)
+        first = points["values"][points["front"], 0] if len(points["ids"]) else np.zeros(0)
+        ids = np.asarray(points["ids"], dtype=np.int64)[points["front"]]
+        order = np.argsort(-first if points["directions"][0] == "max" else first, kind="stable")
+        with transaction(self._engine, write=False) as conn:
+            return trials_by_id(conn, [int(i) for i in ids[order]])
+
+    def architecture(self, arch_id: str) -> dict[str, Any]:
+        """The architecture's ``to_dict()`` form.
+
+        Raises:
+            ArchitectureNotFound: no architecture has that id.
+        """
+        return json.loads(self.architecture_json(arch_id))
+
+    def architecture_json(self, arch_id: str) -> str:
+        """The architecture's canonical JSON, exactly as stored."""
+        with transaction(self._engine, write=False) as conn:
+            found = conn.execute(
+                select(Architecture.json).where(Architecture.id == arch_id)
+            ).scalar()
+        if found is None:
+            raise ArchitectureNotFound(
+                f"No architecture has id {arch_id!r}. Architecture ids are listed by "
+                f"`nas trials STUDY --json`."
+            )
+        return str(found)
