@@ -1,1 +1,88 @@
-"""evaluators package."""
+"""Evaluators: cost models (static counts, latency, MCU memory, MPC) and training on real tasks.
+
+An evaluator maps an architecture to a dict of metrics with fixed units (``METRIC_UNITS``,
+docs/interfaces.md §5); ``Compose`` merges several into one trial. ``predict`` prices
+architectures on a named device (../shared/contract.md).
+"""
+
+from __future__ import annotations
+
+from evaluators._base import METRIC_UNITS
+from evaluators._base import BaseEvaluator
+from evaluators._base import Compose
+from evaluators._calibrate import calibrate
+from evaluators._calibrate import measure_latency_ms
+from evaluators._calibrate import sample_calibration_archs
+from evaluators._errors import EvaluatorError
+from evaluators._errors import NotCalibratedError
+from evaluators._kernel_model import KernelLatencyModel
+from evaluators._latency import LatencyModel
+from evaluators._mcu import CODE_FLASH_BYTES
+from evaluators._mcu import MCU_BOARDS
+from evaluators._mcu import MCUBoard
+from evaluators._mcu import MCUMemoryModel
+from evaluators._mcu import mcuformer_proxy_sram
+from evaluators._mpc import MPC_NETWORKS
+from evaluators._mpc import MPCCostModel
+from evaluators._mpc import MPCNetwork
+from evaluators._mpc import fit_mpc_network
+from evaluators._mpc import mpc_breakdown
+from evaluators._predict import DEVICES
+from evaluators._predict import CostEvaluator
+from evaluators._predict import device_metrics
+from evaluators._predict import load_latency_model
+from evaluators._predict import predict
+from evaluators._spaces import calibration_spaces
+from evaluators._static import layer_costs
+from evaluators._static import static_costs
+from evaluators._tasks import TASKS
+from evaluators._tasks import AssociativeRecallTask
+from evaluators._tasks import BaseTask
+from evaluators._tasks import DigitsTask
+from evaluators._tasks import ListOpsTask
+from evaluators._tasks import StdlibLMTask
+from evaluators._train import TrainEvaluator
+from evaluators._train import TrainResult
+from evaluators._train import train
+from evaluators._train import warm_start
+
+__all__ = [
+    "CODE_FLASH_BYTES",
+    "DEVICES",
+    "MCU_BOARDS",
+    "METRIC_UNITS",
+    "MPC_NETWORKS",
+    "TASKS",
+    "AssociativeRecallTask",
+    "BaseEvaluator",
+    "BaseTask",
+    "Compose",
+    "CostEvaluator",
+    "DigitsTask",
+    "EvaluatorError",
+    "KernelLatencyModel",
+    "LatencyModel",
+    "ListOpsTask",
+    "MCUBoard",
+    "MCUMemoryModel",
+    "MPCCostModel",
+    "MPCNetwork",
+    "NotCalibratedError",
+    "StdlibLMTask",
+    "TrainEvaluator",
+    "TrainResult",
+    "calibrate",
+    "calibration_spaces",
+    "device_metrics",
+    "fit_mpc_network",
+    "layer_costs",
+    "load_latency_model",
+    "mcuformer_proxy_sram",
+    "measure_latency_ms",
+    "mpc_breakdown",
+    "predict",
+    "sample_calibration_archs",
+    "static_costs",
+    "train",
+    "warm_start",
+]

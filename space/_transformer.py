@@ -11,6 +11,7 @@ import itertools
 from collections.abc import Iterator
 from typing import Any
 
+from space._dsl import choice
 from space._dsl import derived
 from space._dsl import repeat
 from space._errors import SpaceError
@@ -53,11 +54,17 @@ def _split_width(width: int, heads: int) -> int:
     return width // heads
 
 
-def mixer(type: Any, **params: Any) -> dict[str, Any]:
+def mixer(type: Any, **params: Any) -> dict[str, Any] | Choice:
     """A token mixer of ``type`` (see ``space.MIXERS``) with its parameters.
 
     Attention-like mixers take ``heads``; their ``head_dim`` defaults to ``width // heads``.
+    A choice of type names, ``mixer(choice("softmax", "relu"), heads=4)``, is a choice of
+    mixers that share the other parameters.
     """
+    if isinstance(type, Choice) and all(
+        isinstance(o, Const) and isinstance(o.value, str) for o in type.options
+    ):
+        return choice(*(mixer(o.value, **params) for o in type.options))  # type: ignore[return-value]
     spec: dict[str, Any] = {"type": type, **params}
     info = MIXERS.get(type) if isinstance(type, str) else None
     if info is not None and info.attention_like and "head_dim" not in params:

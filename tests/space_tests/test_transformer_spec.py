@@ -31,6 +31,17 @@ def test_head_dim_defaults_to_width_over_heads() -> None:
         assert m["mixer"]["head_dim"] * m["mixer"]["heads"] == m["width"]
 
 
+def test_a_choice_of_mixer_types_fills_head_dim_for_each() -> None:
+    sp = Space(_clf(layer(64, mixer(choice("softmax", "relu"), heads=choice(2, 4)))))
+    assert sp.size() == 4
+    kinds = set()
+    for seed in range(30):
+        m = sp.sample(seed=seed)["layers"][0]["mixer"]
+        kinds.add(m["type"])
+        assert m["head_dim"] * m["heads"] == 64
+    assert kinds == {"softmax", "relu"}
+
+
 def test_heads_mixer_splits_the_width_between_its_heads() -> None:
     sp = Space(_clf(layer(96, heads([head("softmax"), head("relu"), head("dct")]), ffn=[])))
     arch = sp.sample(seed=0)

@@ -1,0 +1,139 @@
+"""``evaluators.predict``: the cost of architectures on a named device (../shared/contract.md)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Sequence
+from typing import Any
+
+import space
+import storage as storage_pkg
+from evaluators._base import BaseEvaluator
+from evaluators._base import Report
+from evaluators._errors import EvaluatorError
+from evaluators._errors import NotCalibratedError
+from evaluators._latency import LatencyModel
+from evaluators._mcu import MCU_BOARDS
+from evaluators._mcu import MCUMemoryModel
+from evaluators._mpc import MPC_NETWORKS
+from evaluators._mpc import MPCCostModel
+
+LATENCY_DEVICES = ("cpu", "cuda")
+DEVICES = (*LATENCY_DEVICES, *MCU_BOARDS, *MPC_NETWORKS)
+DEFAULT_STORAGE = "sqlite:///studies.db"
+
+# Loaded latency models by (storage URL, device, version): reloading refits nothing, and the
+# stage cache inside a model survives between calls.
+_MODELS: dict[tuple[str, str, int], LatencyModel] = {}
+
+
+def device_metrics(device: str) -> tuple[str, ...]:
+    """The metric names ``predict`` returns for ``device``."""
+    base = ("latency_ms", "params", "flops")
+    if device in MCU_BOARDS:
+        return (*base, "sram_kb", "flash_kb")
+    if device in MPC_NETWORKS:
+        return (*base, "mpc_ms", "mpc_rounds", "mpc_mb")
+    return base
+
+
+def _check_device(device: str) -> None:
+    if device not in DEVICES:
+        raise EvaluatorError(f"Unknown device {device!r}. Must be one of {list(DEVICES)}.")
+
+
+def load_latency_model(device: str, storage_url: str) -> LatencyModel:
+    """The device's newest calibrated latency model from storage.
+
+    Raises:
+        NotCalibratedError: none is stored (the message names the commands that make one).
+    """
+    with storage_pkg.connect(storage_url) as db:
+        stored = db.latency_model(device)
+        if stored is None:
+            has_profiles = bool(db.profiles(device))
+    if stored is None:
+        first = "" if has_profiles else f"nas profile --device {device}, then "
+        raise NotCalibratedError(
+            f"No calibrated latency model for device {device!r} in {storage_url}. "
+            f"Run: {first}nas calibrate --device {device} (add --storage {storage_url})"
+        )
+    key = (storage_url, device, int(stored["version"]))
+    if key not in _MODELS:
+        _MODELS[key] = LatencyModel.from_params(device, stored["params"])
+    return _MODELS[key]
+
+
+def predict(
+    arch: Any,
+    device: str = "cpu",
+    storage: str | None = None,
+    batch_size: int = 1,
+) -> dict[str, float] | list[dict[str, float]]:
+    """Predicted cost of an architecture (or a list of them) on ``device``.
+
+    Args:
+        arch: an ``Architecture``, an architecture dict, or a list/tuple of either.
+        device: ``cpu`` or ``cuda`` (the calibrated latency model in ``storage``), a board
+            ``stm32f427``/``stm32f746``/``stm32h743`` (adds ``sram_kb``, ``flash_kb``; latency
+            is an estimate from MACs) or ``mpc-lan``/``mpc-wan`` (adds ``mpc_ms``,
+            ``mpc_rounds``, ``mpc_mb``; ``latency_ms`` is the secure inference time).
+        storage: database URL (default ``$NAS_STORAGE``, else ``sqlite:///studies.db``); only
+            ``cpu`` and ``cuda`` read it.
+        batch_size: inputs per forward pass (MCU boards run batch 1).
+
+    Returns:
+        One dict of metrics (units in ``evaluators.METRIC_UNITS``), or a list for a list.
+
+    Raises:
+        NotCalibratedError: ``cpu``/``cuda`` without a calibrated model in ``storage``.
+        EvaluatorError: an unknown device.
+    """
+    _check_device(device)
+    single = not isinstance(arch, list | tuple)
+    archs: Sequence[Any] = [arch] if single else arch
+    if device in LATENCY_DEVICES:
+        url = storage or os.environ.get("NAS_STORAGE") or DEFAULT_STORAGE
+        cols = load_latency_model(device, url).predict_all(archs, batch_size)
+        out = [{k: float(v[i]) for k, v in cols.items()} for i in range(len(archs))]
+    else:
+        out = [_device_costs(a, device, batch_size) for a in archs]
+    return out[0] if single else out
+
+
+def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
+    macs = space.count_macs(arch, batch_size)
+    out = {"params": float(space.count_params(arch)), "flops": float(2 * macs)}
+    if device in MCU_BOARDS:
+        mcu = MCUMemoryModel(device)(arch)
+        out.update(latency_ms=mcu["mcu_latency_ms"], sram_kb=mcu["sram_kb"],
+                   flash_kb=mcu["flash_kb"])
+    else:
+        mpc = MPCCostModel(device, batch_size)(arch)
+        out.update(latency_ms=mpc["mpc_ms"], **mpc)
+    return out
+
+
+class CostEvaluator(BaseEvaluator):
+    """``predict`` as an evaluator: the cost of each trial's architecture on one device.
+
+    Args:
+        device: any of ``DEVICES``.
+        storage: database URL for ``cpu``/``cuda`` (see ``predict``).
+        batch_size: inputs per forward pass.
+    """
+
+    def __init__(self, device: str = "cpu", storage: str | None = None,
+                 batch_size: int = 1) -> None:
+        self.device = device
+        self.storage = storage
+        self.batch_size = batch_size
+
+    @property
+    def metrics(self) -> tuple[str, ...]:  # type: ignore[override]
+        return device_metrics(self.device)
+
+    def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
+        return predict(arch, self.device, self.storage, self.batch_size)  # type: ignore[return-value]
+
+

@@ -1,0 +1,124 @@
+"""``nas calibrate --device DEVICE`` and ``nas predict ARCH.json --device DEVICE``."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+from typing import Any
+
+from nas._errors import UserError
+
+
+def register(sub: Any) -> None:
+    from nas._cli import add_common
+
+    cal = sub.add_parser(
+        "calibrate",
+        help="fit and store a device's latency model",
+        description="Fit the per-op latency model on the device's stored kernel profiles "
+        "(`nas profile` first), measure the real forward latency of random architectures from "
+        "two transformer spaces, fit the residual terms on most of them, report the error on "
+        "the rest, and store the model with that validation error.",
+    )
+    cal.add_argument("--device", required=True, help="cpu or cuda")
+    cal.add_argument("--archs", type=int, default=24,
+                     help="measured architectures (default 24; a quarter validates)")
+    cal.add_argument("--repeats", type=int, default=15, help="timed runs per measurement")
+    cal.add_argument("--seed", type=int, default=0)
+    cal.add_argument("--quiet", action="store_true", help="no progress line")
+    add_common(cal)
+    cal.set_defaults(handler=_calibrate)
+
+    pred = sub.add_parser(
+        "predict",
+        help="predict an architecture's cost on a device",
+        description="Print latency_ms, params and flops of the architecture in ARCH.json (a "
+        "`nas export` file, an architecture dict, or a list of them) on DEVICE; MCU boards add "
+        "sram_kb and flash_kb, mpc-lan/mpc-wan add mpc_ms, mpc_rounds and mpc_mb.",
+    )
+    pred.add_argument("arch", metavar="ARCH.json", help="architecture JSON file")
+    pred.add_argument("--device", required=True,
+                      help="cpu, cuda, stm32f427, stm32f746, stm32h743, mpc-lan or mpc-wan")
+    pred.add_argument("--batch-size", type=int, default=1)
+    add_common(pred)
+    pred.set_defaults(handler=_predict)
+
+
+def _read_archs(path: str) -> tuple[list[dict], bool]:
+    """Architecture dicts from a file, and whether it held a single one."""
+    try:
+        data = json.loads(Path(path).read_text())
+    except FileNotFoundError as exc:
+        raise UserError(f"ARCH.json must be an existing file; got {path!r}.") from exc
+    except json.JSONDecodeError as exc:
+        raise UserError(f"{path} is not valid JSON ({exc.msg} at line {exc.lineno}).") from exc
+    single = isinstance(data, dict)
+    items = [data] if single else data
+    archs = []
+    for item in items:
+        # A `nas export` / trial dict carries the architecture under "arch".
+        arch = item.get("arch", item) if isinstance(item, dict) else None
+        if not isinstance(arch, dict) or arch.get("family") != "transformer":
+            raise UserError(
+                f"{path} must hold a transformer architecture dict (with 'family': "
+                "'transformer'), a `nas export` file, or a list of them."
+            )
+        archs.append(arch)
+    return archs, single
+
+
+def _predict(args: argparse.Namespace) -> int:
+    import evaluators
+    from nas._cli import storage_url
+
+    archs, single = _read_archs(args.arch)
+    if args.device not in evaluators.DEVICES:
+        raise UserError(
+            f"--device must be one of {list(evaluators.DEVICES)}; got {args.device!r}."
+        )
+    results = evaluators.predict(archs, device=args.device, storage=storage_url(args),
+                                 batch_size=args.batch_size)
+    if args.json:
+        print(json.dumps(results[0] if single else results))
+        return 0
+    for i, metrics in enumerate(results):
+        prefix = "" if single else f"[{i}] "
+        print(prefix + "  ".join(f"{k}={_fmt(v)}" for k, v in metrics.items()))
+    return 0
+
+
+def _fmt(value: float) -> str:
+    return f"{value:.0f}" if float(value).is_integer() and abs(value) >= 1000 else f"{value:.4g}"
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    import evaluators
+    from nas._cli import storage_url
+
+    if args.device not in ("cpu", "cuda"):
+        raise UserError(
+            f"--device must be cpu or cuda for calibrate (MCU and MPC costs are analytic); "
+            f"got {args.device!r}."
+        )
+    show = not args.quiet and not args.json and sys.stderr.isatty()
+
+    def progress(done: int, total: int) -> None:
+        print(f"\rmeasuring {args.device}: {done}/{total}", end="", file=sys.stderr, flush=True)
+
+    result = evaluators.calibrate(args.device, storage_url(args), n_archs=args.archs,
+                                  repeats=args.repeats, seed=args.seed,
+                                  progress=progress if show else None)
+    if show:
+        print(file=sys.stderr)
+    if args.json:
+        print(json.dumps(result))
+        return 0
+    v = result["validation"]
+    print(f"stored latency model v{result['version']} for {args.device}: fitted on "
+          f"{v['n_fit']} architectures, validated on {v['n_validation']} "
+          f"(batch sizes {v['batch_sizes']}): MAPE {v.get('mape', float('nan')):.1f}%, "
+          f"{v.get('within_10', float('nan')):.0f}% within ±10%, "
+          f"Spearman {v.get('spearman', float('nan')):.3f}")
+    return 0

@@ -1,0 +1,112 @@
+from __future__ import annotations
+
+import math
+
+import pytest
+
+from evaluators import MPC_NETWORKS
+from evaluators import EvaluatorError
+from evaluators import MPCCostModel
+from evaluators import MPCNetwork
+from evaluators import _mpc_ops as ops
+from evaluators import fit_mpc_network
+from evaluators import mpc_breakdown
+
+from ._archs import MIXERS
+from ._archs import layer
+from ._archs import text
+from ._archs import vit
+
+
+def _bert(attention: str, activation: str = "gelu") -> dict:
+    lay = {"width": 768, "mixer": {"type": attention, "heads": 12, "head_dim": 64},
+           "ffn": [3072], "activation": activation, "norm": "layernorm", "rank_ratio": None}
+    return {"family": "transformer", "task": "classify", "causal": False,
+            "input": {"type": "tokens", "vocab": 28996, "seq_len": 512}, "num_classes": 2,
+            "pool": "cls", "layers": [lay] * 12}
+
+
+def _seconds(arch: dict, key: str, network: str = "mpc-lan") -> float:
+    return sum(MPC_NETWORKS[network].time_s(mpc_breakdown(arch)[key]))
+
+
+def test_crypten_primitive_counts() -> None:
+    assert ops.mul(10) == ops.MPCCost(1, 160, 20)
+    assert ops.square(10).bytes == 80
+    assert ops.matmul(1, 4, 8, 2).bytes == 8 * (32 + 16)
+    assert ops.exp(1).rounds == 8
+    assert ops.reciprocal(1, all_pos=True).rounds == 28
+    # A row max over n = 512 takes ⌊ln 512⌋ = 6 halving steps of 9 rounds each.
+    halving = 6 * (ops.compare(1).rounds + 1)
+    assert ops.max_rows(1, 512).rounds > halving
+
+
+def test_softmax_costs_more_rounds_than_relu_softmax_than_2quad() -> None:
+    s, r, q = (ops.softmax(512, 512), ops.relu_softmax(512, 512), ops.quad_softmax(512, 512))
+    assert s.rounds > r.rounds > q.rounds
+    assert s.bytes > r.bytes > 5 * q.bytes
+
+
+def test_mpcformer_attention_anchor_within_15_percent() -> None:
+    published = {"softmax": 40.0, "relu": 14.7, "quad": 3.2}
+    for kind, seconds in published.items():
+        ours = _seconds(_bert(kind), f"attention:{kind}")
+        assert ours == pytest.approx(seconds, rel=0.15), kind
+
+
+def test_mpcvit_rsattn_head_is_a_check_within_15_percent() -> None:
+    def total(kind: str) -> float:
+        breakdown = mpc_breakdown(vit(256, 7, 4, 32, mixer={"type": kind, "heads": 4,
+                                                               "head_dim": 64}))
+        return sum(sum(MPC_NETWORKS["mpc-wan"].time_s(c)) for c in breakdown.values())
+
+    base = total("scale")
+    assert base == pytest.approx(44.63, rel=0.15)
+    assert (total("softmax") - base) / 28 == pytest.approx(2.414, rel=0.15)
+    assert (total("relu") - base) / 28 == pytest.approx(0.971, rel=0.15)
+
+
+def test_fit_recovers_known_network() -> None:
+    truth = MPCNetwork("t", 2e-3, 1e9, 0.0, 0.0)
+    costs = [ops.softmax(4096, 64), ops.relu(10**6), ops.quad(10**7)]
+    seconds = [sum(truth.time_s(c)) for c in costs]
+    fit = fit_mpc_network("t", costs, seconds, s_per_element=0.0, s_per_mac=0.0)
+    assert fit.rtt_s == pytest.approx(2e-3, rel=1e-3)
+    assert fit.bandwidth_bytes_s == pytest.approx(1e9, rel=1e-3)
+
+
+@pytest.mark.parametrize("name", sorted(MIXERS))
+def test_every_mixer_is_priced(name: str) -> None:
+    out = MPCCostModel("mpc-lan")(text([layer(32, MIXERS[name])]))
+    assert set(out) == {"mpc_ms", "mpc_rounds", "mpc_mb"}
+    assert all(math.isfinite(v) and v > 0 for v in out.values())
+
+
+@pytest.mark.parametrize("activation", ["gelu", "relu", "quad", "swiglu"])
+def test_every_activation_is_priced(activation: str) -> None:
+    breakdown = mpc_breakdown(text([layer(activation=activation)]))
+    assert breakdown[f"activation:{activation}"].bytes > 0
+
+
+def test_mpc_friendly_choices_are_cheaper() -> None:
+    model = MPCCostModel("mpc-wan")
+    soft = model(text([layer(mixer=MIXERS["softmax"])] * 2))["mpc_ms"]
+    scale = model(text([layer(mixer=MIXERS["scale"], activation="quad")] * 2))["mpc_ms"]
+    assert scale < soft / 2
+
+
+def test_batch_adds_bytes_not_rounds() -> None:
+    arch = text()
+    one, eight = MPCCostModel(batch_size=1)(arch), MPCCostModel(batch_size=8)(arch)
+    assert one["mpc_rounds"] == eight["mpc_rounds"]
+    assert eight["mpc_mb"] > 4 * one["mpc_mb"]
+
+
+def test_wan_is_slower_than_lan() -> None:
+    arch = text()
+    assert MPCCostModel("mpc-wan")(arch)["mpc_ms"] > 10 * MPCCostModel("mpc-lan")(arch)["mpc_ms"]
+
+
+def test_unknown_network_names_the_presets() -> None:
+    with pytest.raises(EvaluatorError, match="mpc-lan"):
+        MPCCostModel("mpc-moon")(text())
