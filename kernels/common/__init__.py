@@ -1,0 +1,1 @@
+"""Triton helpers shared by the attention kernels (imported only on a Triton path)."""
