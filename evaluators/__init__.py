@@ -13,6 +13,8 @@ from evaluators._base import Compose
 from evaluators._calibrate import calibrate
 from evaluators._calibrate import measure_latency_ms
 from evaluators._calibrate import sample_calibration_archs
+from evaluators._direct import MeasuredLatencyEvaluator
+from evaluators._direct import StaticCostEvaluator
 from evaluators._errors import EvaluatorError
 from evaluators._errors import NotCalibratedError
 from evaluators._kernel_model import KernelLatencyModel
@@ -65,9 +67,11 @@ __all__ = [
     "ListOpsTask",
     "MCUBoard",
     "MCUMemoryModel",
+    "MeasuredLatencyEvaluator",
     "MPCCostModel",
     "MPCNetwork",
     "NotCalibratedError",
+    "StaticCostEvaluator",
     "StdlibLMTask",
     "TrainEvaluator",
     "TrainResult",
