@@ -1,0 +1,315 @@
+"""Optuna TPE and NSGA-II driven through ask/tell on the space's decisions.
+
+Each searcher holds an in-memory Optuna study. ``space.draw`` walks the decisions an
+architecture takes and asks the trial for each one, with the decision's path as the parameter
+name, so conditional and repeated decisions become Optuna's dynamic search space. Several
+objectives map to Optuna's multi-objective directions (MOTPE, NSGA-II's non-dominated sorting).
+Measured constraint violations (and draws ``feasible`` rejects) become Optuna constraint
+values, which TPE and NSGA-II rank after every feasible trial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import hashlib
+import json
+import warnings
+from collections.abc import Iterator
+from collections.abc import Mapping
+from typing import Any
+
+import optuna
+from optuna.distributions import BaseDistribution
+from optuna.distributions import CategoricalDistribution
+from optuna.distributions import FloatDistribution
+from optuna.distributions import IntDistribution
+from optuna.distributions import distribution_to_json
+from optuna.distributions import json_to_distribution
+from optuna.trial import TrialState
+
+from nas.searchers._base import BaseSearcher
+from nas.searchers._base import Record
+from nas.searchers._base import to_architecture
+from nas.searchers._registry import register_searcher
+from space import Architecture
+
+_PRIMITIVE = (str, int, float, bool, type(None))
+_CONSTRAINT = "constraints:violation"
+# Draws per requested architecture before the rest is filled at random: a sampler that keeps
+# proposing known architectures has converged there, and every extra trial slows it down.
+_DRAWS_PER_ASK = 8
+# Violation recorded for a draw that ``feasible`` rejects: Optuna then ranks it after every
+# feasible trial, so the sampler learns where the infeasible region is.
+_INFEASIBLE = 1.0
+
+
+@contextlib.contextmanager
+def _quiet() -> Iterator[None]:
+    # Optuna logs every tell at INFO and warns that ``group`` is experimental; a searcher is
+    # library code, so neither should reach the user's console.
+    level = optuna.logging.get_verbosity()
+    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
+            yield
+    finally:
+        optuna.logging.set_verbosity(level)
+
+
+def _distribution(decision: Any) -> BaseDistribution:
+    if hasattr(decision, "options"):
+        options = list(decision.options)
+        primitive = all(isinstance(o, _PRIMITIVE) for o in options)
+        if primitive and len({json.dumps(o) for o in options}) == len(options):
+            return CategoricalDistribution(options)
+        # Sub-specs and lists are not valid Optuna choices; their index stands in for them.
+        return CategoricalDistribution(list(range(len(options))))
+    if hasattr(decision, "step"):
+        log = bool(decision.log)
+        return IntDistribution(
+            decision.low, decision.high, log=log, step=1 if log else decision.step
+        )
+    return FloatDistribution(decision.low, decision.high, log=bool(decision.log))
+
+
+def _answer(decision: Any, distribution: BaseDistribution, value: Any) -> Any:
+    """Translate an Optuna parameter value into what ``space.draw``'s chooser returns."""
+    if isinstance(distribution, CategoricalDistribution):
+        if list(distribution.choices) == list(range(len(decision.options))):
+            return int(value)
+        return distribution.choices.index(value)
+    return value
+
+
+class _OptunaSearcher(BaseSearcher):
+    """Shared ask/tell plumbing; subclasses only choose the sampler."""
+
+    def __init__(self, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self._study: optuna.Study | None = None
+        self._names: dict[str, str] = {}
+        self._running: dict[int, Architecture] = {}
+
+    def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        raise NotImplementedError
+
+    def _tell(self, number: int, values: list[float] | None, violation: float) -> None:
+        study = self.study
+        # Optuna's public constraint setter needs a live Trial, which a restored study lacks;
+        # the storage call below is what ``Trial.set_constraint`` does.
+        trial_id = study._storage.get_trial_id_from_study_id_trial_number(study._study_id, number)
+        study._storage.set_trial_system_attr(trial_id, _CONSTRAINT, float(violation))
+        if values is None:
+            study.tell(number, state=TrialState.FAIL)
+        else:
+            study.tell(number, values, state=TrialState.COMPLETE)
+
+    @property
+    def study(self) -> optuna.Study:
+        """The in-memory Optuna study (created on first use)."""
+        if self._study is None:
+            directions = [
+                "maximize" if d == "max" else "minimize" for d in self.objectives.values()
+            ]
+            with _quiet():
+                self._study = optuna.create_study(
+                    directions=directions, sampler=self._make_sampler(self.seed)
+                )
+        return self._study
+
+    def _name(self, path: str, distribution: BaseDistribution) -> str:
+        # A path whose options differ between branches would clash in Optuna's study-wide
+        # parameter table, so later variants get a suffix derived from their distribution.
+        encoded = distribution_to_json(distribution)
+        first = self._names.setdefault(path, encoded)
+        if first == encoded:
+            return path
+        return f"{path}~{hashlib.sha256(encoded.encode()).hexdigest()[:8]}"
+
+    def _draw(self, trial: optuna.Trial) -> Architecture:
+        def chooser(path: str, decision: Any) -> Any:
+            dist = _distribution(decision)
+            name = self._name(path, dist)
+            if isinstance(dist, CategoricalDistribution):
+                value = trial.suggest_categorical(name, dist.choices)
+            elif isinstance(dist, IntDistribution):
+                value = trial.suggest_int(name, dist.low, dist.high, step=dist.step, log=dist.log)
+            else:
+                value = trial.suggest_float(name, dist.low, dist.high, log=dist.log)
+            return _answer(decision, dist, value)
+
+        return self.space.draw(chooser)
+
+    def _suggest(self, n: int) -> list[Architecture]:
+        study = self.study
+        seed = int(self._rng().integers(2**31))
+        study.sampler = self._make_sampler(seed)
+        known = {r.arch: r for r in self._history}
+        chosen: list[Architecture] = []
+        with _quiet():
+            for _ in range(_DRAWS_PER_ASK * n):
+                if len(chosen) >= n:
+                    break
+                trial = study.ask()
+                arch = self._draw(trial)
+                if arch in known:
+                    # Telling the known result right away teaches the sampler about this region.
+                    self._finish(trial.number, known[arch])
+                elif arch in self._pending or arch in chosen:
+                    self._running[trial.number] = arch
+                elif not self._is_feasible(arch):
+                    self._tell(trial.number, self._stand_in(), _INFEASIBLE)
+                else:
+                    self._running[trial.number] = arch
+                    chosen.append(arch)
+        return self._random_fill(n, self._rng(1), chosen)
+
+    def _stand_in(self) -> list[float]:
+        # The values of an infeasible trial: the worst seen, so it never looks attractive.
+        values = [r.metrics[m] for r in self._history if r.ok for m in self.objectives]
+        worst = []
+        for i, direction in enumerate(self.objectives.values()):
+            column = values[i :: len(self.objectives)]
+            worst.append((min if direction == "max" else max)(column, default=0.0))
+        return worst
+
+    def _finish(self, number: int, record: Record) -> None:
+        values = [record.metrics[m] for m in self.objectives] if record.ok else None
+        self._tell(number, values, record.violation)
+
+    def _observe(self, record: Record) -> None:
+        numbers = [k for k, a in self._running.items() if a == record.arch]
+        with _quiet():
+            for number in numbers:
+                del self._running[number]
+                self._finish(number, record)
+            if not numbers:
+                self._add_foreign(record)
+
+    def _add_foreign(self, record: Record) -> None:
+        """Add a result the study did not ask for (a warm start or a random fill)."""
+        params = self._replay(record.arch)
+        if params is None:
+            return
+        ok = record.ok
+        self.study.add_trial(
+            optuna.trial.create_trial(
+                state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                values=[record.metrics[m] for m in self.objectives] if ok else None,
+                params={k: v for k, (v, _) in params.items()},
+                distributions={k: d for k, (_, d) in params.items()},
+                constraints={"violation": record.violation},
+            )
+        )
+
+    def _replay(self, arch: Architecture) -> dict[str, tuple[Any, BaseDistribution]] | None:
+        """The parameters that make ``space.draw`` produce ``arch``, or None if unknown."""
+        try:
+            decisions = self.space.decisions(arch)
+        except (NotImplementedError, AttributeError, ValueError):
+            return None
+        params: dict[str, tuple[Any, BaseDistribution]] = {}
+
+        def chooser(path: str, decision: Any) -> Any:
+            value = decisions[path]
+            dist = _distribution(decision)
+            if hasattr(decision, "options"):
+                # ``space.decisions`` gives a choice as its option index.
+                params[self._name(path, dist)] = (dist.choices[value], dist)
+                return value
+            params[self._name(path, dist)] = (value, dist)
+            return value
+
+        try:
+            same = self.space.draw(chooser) == arch
+        except (KeyError, ValueError, TypeError, IndexError):
+            return None
+        return params if same else None
+
+    def _extra_state(self) -> dict[str, Any]:
+        trials = []
+        for t in self.study.trials:
+            trials.append(
+                {
+                    "state": t.state.name,
+                    "values": t.values,
+                    "params": t.params,
+                    "distributions": {
+                        k: distribution_to_json(d) for k, d in t.distributions.items()
+                    },
+                    "system_attrs": t.system_attrs,
+                }
+            )
+        study = self.study
+        return {
+            "trials": trials,
+            # NSGA-II caches each generation's parents here, keyed by trial id.
+            "study_attrs": study._storage.get_study_system_attrs(study._study_id),
+            "running": {str(k): a.to_json() for k, a in self._running.items()},
+            "names": self._names,
+        }
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        self._study = None
+        self._names = dict(extra.get("names", {}))
+        self._running = {int(k): to_architecture(a) for k, a in extra.get("running", {}).items()}
+        study = self.study
+        for key, value in extra.get("study_attrs", {}).items():
+            study._storage.set_study_system_attr(study._study_id, key, value)
+        with _quiet():
+            for t in extra.get("trials", []):
+                state = TrialState[t["state"]]
+                study.add_trial(
+                    optuna.trial.create_trial(
+                        state=state,
+                        values=t["values"] if state == TrialState.COMPLETE else None,
+                        params=t["params"],
+                        distributions={
+                            k: json_to_distribution(d) for k, d in t["distributions"].items()
+                        },
+                        system_attrs=t["system_attrs"],
+                    )
+                )
+
+
+@register_searcher("tpe")
+class TPESearcher(_OptunaSearcher):
+    """Optuna's multivariate TPE (grouped for conditional spaces, constant liar for pending
+    trials; MOTPE for several objectives).
+
+    Args:
+        n_startup_trials: random trials before the Parzen estimators take over.
+        **kwargs: see :class:`BaseSearcher`.
+    """
+
+    def __init__(self, *, n_startup_trials: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_startup_trials = n_startup_trials
+
+    def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        with _quiet():
+            return optuna.samplers.TPESampler(
+                seed=seed,
+                multivariate=True,
+                group=True,
+                constant_liar=True,
+                n_startup_trials=self.n_startup_trials,
+            )
+
+
+@register_searcher("nsga2")
+class NSGA2Searcher(_OptunaSearcher):
+    """Optuna's NSGA-II (non-dominated sorting and crowding distance; constrained dominance).
+
+    Args:
+        population_size: individuals per generation.
+        **kwargs: see :class:`BaseSearcher`.
+    """
+
+    def __init__(self, *, population_size: int = 20, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.population_size = population_size
+
+    def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
