@@ -2,4 +2,14 @@
 
 from __future__ import annotations
 
-REGISTRARS: list = []
+from nas._cli import _predict
+from nas._cli import _profile
+from nas._cli import _query
+from nas._cli import _run
+
+REGISTRARS: list = [
+    _run.register,
+    _profile.register,
+    _query.register,
+    _predict.register,
+]

@@ -17,6 +17,7 @@ _BUILTIN = {
     "tpe": ("nas.searchers._optuna", "TPESearcher"),
     "nsga2": ("nas.searchers._optuna", "NSGA2Searcher"),
     "boshnas": ("nas.searchers._boshnas", "BOSHNASSearcher"),
+    "oneshot": ("nas.searchers._oneshot", "OneShotSearcher"),
 }
 _REGISTRY: dict[str, type[BaseSearcher]] = {}
 

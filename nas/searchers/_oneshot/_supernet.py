@@ -1,0 +1,282 @@
+"""A weight-sharing supernet over a transformer space, trained with the sandwich rule.
+
+Every subnet is the ordinary ``space.build`` model of its architecture, run with
+``torch.func.functional_call`` on parameters *sliced* from shared max-size tensors, so any mixer
+the builder knows is elastic without a supernet version of it. A subnet parameter of shape
+``(s0, s1, ...)`` is the leading block ``shared[:s0, :s1, ...]`` of the shared tensor stored
+under its *share key*:
+
+* elastic width, FFN width and Linformer/SSM/conv sizes: leading-block slicing of every tensor;
+* elastic heads: the heads mixer lays its input projection out as (q/k/v, head, head_dim) and its
+  output projection as (head, head_dim); those axes are sliced per block (``_head_layout``), so a
+  subnet with fewer or narrower heads inherits whole heads, as in AutoFormer;
+* elastic depth: layer i of every subnet shares ``blocks.i``, so depth d runs the first d layers;
+* one weight set per mixer type per layer (the key holds the mixer type), per FFN kind (SwiGLU's
+  gated layout differs) and per patch size (the patch convolution and the positions depend on it);
+* ``rank_ratio``: low-rank linears (``.0/.1/.2`` factors) share among themselves by slicing the
+  factor rank, separately from the dense linear of the same layer (the names differ).
+
+Not elastic: the mixer's own non-size parameters (e.g. a window length) are shared by slicing
+only where they are tensor sizes. LayerNorm/RMSNorm need no recalibration, so none is done.
+"""
+
+from __future__ import annotations
+
+import math
+import zlib
+from collections.abc import Callable
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+import space as sp
+from evaluators._tasks import IGNORE
+from evaluators._tasks import BaseTask
+from evaluators._tasks import make_task
+from space.mixers._heads import HeadsMixer
+
+# Subnets seen while scanning the space for the shapes of the shared tensors.
+SCAN_SAMPLES = 128
+# Built subnet modules kept for reuse (they only lend their structure and buffers).
+MODEL_CACHE = 512
+
+
+# Parameters of a heads mixer whose axis is laid out per head: name -> (axis, with q/k/v parts).
+_PER_HEAD = {
+    "inp.weight": (0, True),
+    "inp.bias": (0, True),
+    "inp.2.weight": (0, True),
+    "inp.2.bias": (0, True),
+    "out.weight": (1, False),
+    "out.0.weight": (1, False),
+}
+
+
+def _head_layout(model: torch.nn.Module, name: str) -> tuple[int, tuple[int, ...]] | None:
+    """(axis, (parts, heads, head_dim) or (heads, head_dim)) of a per-head axis, else None.
+
+    Only a heads mixer with one head group (every uniform multi-head mixer) has one; a
+    heterogeneous head list is sliced as a plain leading block.
+    """
+    parts = name.split(".")
+    rest = ".".join(parts[3:])
+    if parts[0] != "blocks" or parts[2] != "mixer" or rest not in _PER_HEAD:
+        return None
+    mixer = model.get_submodule(".".join(parts[:3]))
+    if not isinstance(mixer, HeadsMixer) or len(mixer.groups) != 1:
+        return None
+    (head, heads), op = mixer.groups[0], mixer.ops[0]
+    axis, with_parts = _PER_HEAD[rest]
+    layout = (heads, int(head["head_dim"]))
+    return axis, ((op.projections, *layout) if with_parts else layout)
+
+
+def share_key(a: dict[str, Any], name: str) -> str:
+    """The shared tensor a subnet parameter is sliced from (see the module docstring)."""
+    parts = name.split(".")
+    if parts[0] == "embed" and a["input"]["type"] == "image":
+        return f"embed@patch{a['input']['patch']}." + ".".join(parts[1:])
+    if parts[0] == "blocks":
+        layer = a["layers"][int(parts[1])]
+        if parts[2] == "mixer":
+            mixer = layer["mixer"]
+            tag = mixer["type"]
+            if tag == "heads":
+                tag += ":" + "+".join(sorted({h["type"] for h in mixer["heads"]}))
+            return f"blocks.{parts[1]}.mixer@{tag}." + ".".join(parts[3:])
+        if parts[2] == "ffn":
+            tag = "swiglu" if layer["activation"] == "swiglu" else "plain"
+            return f"blocks.{parts[1]}.ffn@{tag}." + ".".join(parts[3:])
+    return name
+
+
+@dataclass
+class _Plan:
+    """A subnet's module and, per parameter name, (share key, shared-layout shape, shape)."""
+
+    model: torch.nn.Module
+    slots: dict[str, tuple[str, tuple[int, ...], tuple[int, ...]]]
+
+
+class Supernet:
+    """Shared max-size weights for every subnet of ``archs``' space, on one task.
+
+    Args:
+        archs: architectures spanning the space (their elementwise-largest parameter shapes size
+            the shared tensors); the first is the largest subnet, the second the smallest.
+        task: a task name or ``BaseTask`` whose ``adapt`` fixes input and head.
+        seed: seeds the initial weights, the data order and the random subnets.
+    """
+
+    def __init__(self, archs: list[Any], task: str | BaseTask, seed: int) -> None:
+        self.task = make_task(task)
+        self.seed = seed
+        self._plans: dict[str, _Plan] = {}
+        shapes: dict[str, tuple[int, ...]] = {}
+        donors: dict[str, tuple[int, _Plan, str]] = {}
+        for arch in archs:
+            plan = self._plan(arch)
+            for name, (key, full, _) in plan.slots.items():
+                old = shapes.get(key, full)
+                shapes[key] = tuple(max(x, y) for x, y in zip(old, full, strict=True))
+                if key not in donors or math.prod(full) > donors[key][0]:
+                    donors[key] = (math.prod(full), plan, name)
+        self._opt: torch.optim.Optimizer | None = None
+        gen = torch.Generator().manual_seed(seed)
+        self.weights: dict[str, torch.nn.Parameter] = {}
+        for key, shape in shapes.items():
+            # Random fill only matters where no single subnet reaches the largest shape.
+            tensor = torch.randn(shape, generator=gen) * 0.02
+            _, plan, name = donors[key]
+            full = plan.slots[name][1]
+            donor = dict(plan.model.named_parameters())[name].detach()
+            tensor[tuple(slice(0, n) for n in full)] = donor.reshape(full)
+            self.weights[key] = torch.nn.Parameter(tensor)
+
+    def adapt(self, arch: Any) -> dict[str, Any]:
+        """The architecture dict with the task's input and head."""
+        return self.task.adapt(arch.to_dict() if hasattr(arch, "to_dict") else dict(arch))
+
+    def _plan(self, arch: Any) -> _Plan:
+        """The (cached) module of a subnet and where each parameter lies in the shared weights.
+
+        The module is the standalone ``space.build`` model; only its structure and buffers are
+        used, its own parameters are replaced by slices.
+        """
+        a = self.adapt(arch)
+        cache = repr(a)
+        plan = self._plans.get(cache)
+        if plan is None:
+            if len(self._plans) >= MODEL_CACHE:
+                self._plans.clear()
+            model = sp.build(a, seed=self.seed)
+            slots = {}
+            for name, p in model.named_parameters():
+                shape = tuple(p.shape)
+                layout = _head_layout(model, name)
+                full = shape
+                if layout is not None:
+                    axis, split = layout
+                    full = (*shape[:axis], *split, *shape[axis + 1 :])
+                slots[name] = (share_key(a, name), full, shape)
+            plan = self._plans[cache] = _Plan(model, slots)
+        return plan
+
+    def params(self, arch: Any) -> dict[str, torch.Tensor]:
+        """The subnet's parameters, sliced from the shared weights (gradients flow back)."""
+        out = {}
+        for name, (key, full, shape) in self._plan(arch).slots.items():
+            self._fit(key, full)
+            out[name] = self.weights[key][tuple(slice(0, n) for n in full)].reshape(shape)
+        return out
+
+    def _fit(self, key: str, full: tuple[int, ...]) -> None:
+        """Grow a shared tensor (and its optimiser state) for a subnet larger than the scan saw.
+
+        The scan sizes the tensors from sampled subnets, which can miss a combination (say one
+        head of the widest width in the last layer); the new region starts at the random init.
+        """
+        # Seeded per key, so the grown weights do not depend on the order of growth.
+        gen = torch.Generator().manual_seed(self.seed * 1_000_003 + zlib.crc32(key.encode()))
+        if key not in self.weights:
+            self.weights[key] = torch.nn.Parameter(torch.randn(full, generator=gen) * 0.02)
+            if self._opt is not None:
+                self._opt.add_param_group({"params": [self.weights[key]]})
+            return
+        p = self.weights[key]
+        if len(full) != p.dim() or all(n <= m for n, m in zip(full, p.shape, strict=True)):
+            return
+        shape = tuple(max(n, m) for n, m in zip(full, p.shape, strict=True))
+        old = tuple(slice(0, m) for m in p.shape)
+        with torch.no_grad():
+            grown = torch.randn(shape, generator=gen) * 0.02
+            grown[old] = p.data
+            state = self._opt.state.get(p, {}) if self._opt is not None else {}
+            for name, value in list(state.items()):
+                if torch.is_tensor(value) and value.shape == p.shape:
+                    state[name] = _padded(value, shape, old)
+            grad = None if p.grad is None else _padded(p.grad, shape, old)
+            p.grad = None
+            p.data = grown
+            p.grad = grad
+
+    def forward(self, arch: Any, x: torch.Tensor) -> torch.Tensor:
+        """Logits of subnet ``arch`` with inherited weights."""
+        return torch.func.functional_call(self._plan(arch).model, self.params(arch), (x,))
+
+    def standalone(self, arch: Any) -> torch.nn.Module:
+        """A fresh ``space.build`` model of ``arch`` holding copies of its inherited weights."""
+        model = sp.build(self.adapt(arch), seed=self.seed)
+        own = dict(model.named_parameters())
+        with torch.no_grad():
+            for name, value in self.params(arch).items():
+                own[name].copy_(value)
+        return model
+
+    def train(
+        self,
+        largest: Any,
+        smallest: Any,
+        sample: Callable[[np.random.Generator], Any],
+        steps: int,
+        *,
+        batch_size: int = 64,
+        lr: float = 2e-3,
+        random_subnets: int = 2,
+    ) -> None:
+        """Sandwich-rule training: each step sums the losses of the largest, the smallest and
+        ``random_subnets`` random subnets (``sample(rng)``) on one batch; AdamW, warm-up and
+        cosine decay as in standalone training."""
+        opt = self._opt = torch.optim.AdamW(self.weights.values(), lr=lr, weight_decay=0.01)
+        rng = np.random.default_rng([self.seed, 1])
+        warmup = max(1, steps // 20)
+        for step in range(steps):
+            scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+            for group in opt.param_groups:
+                group["lr"] = lr * scale
+            x, y = self.task.batch(rng, batch_size)
+            opt.zero_grad(set_to_none=True)
+            for arch in [largest, smallest, *(sample(rng) for _ in range(random_subnets))]:
+                _loss(self.forward(arch, x), y).backward()
+            torch.nn.utils.clip_grad_norm_(list(self.weights.values()), 1.0)
+            opt.step()
+        opt.zero_grad(set_to_none=True)
+        self._opt = None
+
+    @torch.no_grad()
+    def evaluate(self, arch: Any) -> dict[str, float]:
+        """Validation ``accuracy`` and ``loss`` of a subnet with inherited weights."""
+        loss_sum, correct, count = 0.0, 0, 0
+        for x, y in self.task.validation():
+            logits = self.forward(arch, x)
+            if logits.dim() == 3:
+                logits, y = logits.flatten(0, 1), y.flatten()
+            keep = y != IGNORE
+            logits, y = logits[keep], y[keep]
+            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
+            correct += int((logits.argmax(-1) == y).sum())
+            count += int(y.numel())
+        return {"accuracy": correct / max(count, 1), "loss": loss_sum / max(count, 1)}
+
+
+def _padded(value: torch.Tensor, shape: tuple[int, ...], old: tuple[slice, ...]) -> torch.Tensor:
+    """``value`` zero-padded to ``shape`` (optimiser moments and gradients of a grown tensor)."""
+    out = value.new_zeros(shape)
+    out[old] = value
+    return out
+
+
+def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    if logits.dim() == 3:
+        return F.cross_entropy(logits.flatten(0, 1), y.flatten(), ignore_index=IGNORE)
+    return F.cross_entropy(logits, y)
+
+
+def extremes(supernet: Supernet, archs: Iterable[Any]) -> tuple[Any, Any]:
+    """The subnets with the most and the fewest parameters among ``archs``."""
+    ranked = sorted(archs, key=lambda arch: (sp.count_params(supernet.adapt(arch)), arch.id))
+    return ranked[-1], ranked[0]

@@ -1,0 +1,108 @@
+"""``nas run SPEC``: spec loading, overrides, user errors and Ctrl-C, through the real CLI."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+
+import pytest
+
+import storage
+from nas._cli import main
+
+SPEC = """
+import time
+import nas
+from space import Space, choice
+
+def evaluate(arch):
+    time.sleep({sleep})
+    return {{"loss": float(arch["a"])}}
+
+study = nas.Study(name="cli", space=Space({{"a": choice(*range(50))}}), evaluate=evaluate,
+                  objectives={{"loss": "min"}}, searcher="random", trials=20)
+"""
+
+
+def write_spec(tmp_path, sleep=0.0, extra=""):
+    spec = tmp_path / "spec.py"
+    spec.write_text(textwrap.dedent(SPEC.format(sleep=sleep)) + extra)
+    return spec
+
+
+@pytest.mark.parametrize(
+    ("text", "args", "message"),
+    [
+        (None, [], "does not exist"),
+        ("x = 1\n", [], "has no module-level `study`"),
+        ("raise RuntimeError('boom')\n", [], "raised RuntimeError on import: boom"),
+        ("study = 3\n", [], "`study` must be a nas.Study; got int"),
+        (SPEC.format(sleep=0), ["--quick"], "has no module-level `quick_study`"),
+        (SPEC.format(sleep=0), ["--searcher", "tpee"], "Unknown searcher 'tpee'"),
+    ],
+    ids=["missing", "no-study", "raises", "not-a-study", "no-quick", "bad-searcher"],
+)
+def test_user_errors_are_one_line_and_exit_1(tmp_path, capsys, text, args, message):
+    spec = tmp_path / "spec.py"
+    if text is not None:
+        spec.write_text(textwrap.dedent(text))
+    status = main(["run", str(spec), "--storage", f"sqlite:///{tmp_path / 's.db'}", *args])
+    err = capsys.readouterr().err
+    assert status == 1
+    assert message in err and len(err.strip().splitlines()) == 1
+
+
+def test_run_with_overrides_and_quick(tmp_path, monkeypatch, capsys):
+    monkeypatch.chdir(tmp_path)
+    quick = "\nquick_study = study.replace(name='cli-quick', trials=3)\n"
+    spec = write_spec(tmp_path, extra=quick)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["run", str(spec), "--storage", url, "--trials", "6", "--quiet"]) == 0
+    assert main(["run", str(spec), "--storage", url, "--quick", "--json"]) == 0
+    db = storage.connect(url)
+    assert len(db.trials("cli", "COMPLETE")) == 6
+    assert len(db.trials("cli-quick", "COMPLETE")) == 3
+    assert (tmp_path / "runs" / "cli.log").exists()
+    assert '"complete": 3' in capsys.readouterr().out
+
+
+@pytest.mark.slow
+def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path):
+    spec = write_spec(tmp_path, sleep=2.0)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
+               "run", str(spec), "--storage", url, "--trials", "8", "--quiet"]
+    driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
+                              stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 90
+        while not _running(tmp_path):
+            assert time.monotonic() < deadline and driver.poll() is None
+            time.sleep(0.2)
+        driver.send_signal(signal.SIGINT)
+        _, err = driver.communicate(timeout=60)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 130 and "interrupted" in err
+    trials = storage.connect(url).trials("cli")
+    assert "RUNNING" not in {t["state"] for t in trials}
+    requeued = [t for t in trials if t["state"] == "QUEUED"]
+    assert requeued and all(t["error"] == "interrupted" for t in requeued)
+
+    assert subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=120).returncode == 0
+    trials = storage.connect(url).trials("cli")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 8
+
+
+def _running(tmp_path) -> bool:
+    if not (tmp_path / "s.db").exists():
+        return False
+    try:
+        return bool(storage.connect(f"sqlite:///{tmp_path / 's.db'}").trials("cli", "RUNNING"))
+    except storage.StudyNotFound:
+        return False
