@@ -11,10 +11,9 @@ and measured CPU latency (batch 1). About 2 minutes on 2 idle cores:
 from __future__ import annotations
 
 import nas
-from evaluators import BaseEvaluator
 from evaluators import Compose
+from evaluators import MeasuredLatencyEvaluator
 from evaluators import TrainEvaluator
-from evaluators import measure_latency_ms
 from space import Space
 from space import choice
 from space import head
@@ -36,20 +35,11 @@ space = Space(transformer(
 ))
 
 
-class CPULatency(BaseEvaluator):
-    """Measured median forward latency on this machine's CPU, batch 1 (no calibration needed)."""
-
-    metrics = ("latency_ms",)
-
-    def __call__(self, arch, report=None) -> dict[str, float]:
-        return {"latency_ms": measure_latency_ms(arch, batch_size=1)}
-
-
 study = nas.Study(
     name="quickstart",
     space=space,
     # 150 steps, or 10 s on a busy machine, whichever comes first.
-    evaluate=Compose(TrainEvaluator("digits", steps=150, seconds=10), CPULatency()),
+    evaluate=Compose(TrainEvaluator("digits", steps=150, seconds=10), MeasuredLatencyEvaluator()),
     objectives={"accuracy": "max", "latency_ms": "min"},
     searcher="boshnas",
     trials=24,
@@ -58,6 +48,6 @@ study = nas.Study(
 
 quick_study = study.replace(
     name="quickstart-quick",
-    evaluate=Compose(TrainEvaluator("digits", steps=30, seconds=5), CPULatency()),
+    evaluate=Compose(TrainEvaluator("digits", steps=30, seconds=5), MeasuredLatencyEvaluator()),
     trials=4,
 )

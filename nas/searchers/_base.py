@@ -7,6 +7,7 @@ import math
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Callable
+from collections.abc import Container
 from collections.abc import Iterable
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -305,7 +306,7 @@ class BaseSearcher(ABC):
             known = self._feasibility[arch] = bool(self.feasible(arch))
         return known
 
-    def _admissible(self, arch: Architecture, chosen: Iterable[Architecture] = ()) -> bool:
+    def _admissible(self, arch: Architecture, chosen: Container[Architecture] = ()) -> bool:
         """Not pending, not told, not already chosen in this ask, and feasible."""
         if arch in self._pending or arch in self._told or arch in chosen:
             return False
@@ -321,20 +322,20 @@ class BaseSearcher(ABC):
         self, n: int, rng: np.random.Generator, chosen: list[Architecture]
     ) -> list[Architecture]:
         """Append uniformly random admissible architectures to ``chosen`` until it holds ``n``."""
+        # A set beside the list: the runner asks for thousands at once in cheap studies.
+        seen = set(chosen)
         everything = self._all_architectures()
-        if everything is not None:
-            for i in rng.permutation(len(everything)):
-                if len(chosen) >= n:
-                    break
-                if self._admissible(everything[i], chosen):
-                    chosen.append(everything[i])
-            return chosen
-        for _ in range(ATTEMPTS_PER_ASK * n):
+        draws = (
+            (everything[i] for i in rng.permutation(len(everything)))
+            if everything is not None
+            else (self.space.sample(rng) for _ in range(ATTEMPTS_PER_ASK * n))
+        )
+        for arch in draws:
             if len(chosen) >= n:
                 break
-            arch = self.space.sample(rng)
-            if self._admissible(arch, chosen):
+            if self._admissible(arch, seen):
                 chosen.append(arch)
+                seen.add(arch)
         return chosen
 
     def _ok_records(self) -> list[Record]:
