@@ -1,13 +1,15 @@
 """Secure two-party inference cost: rounds, traffic and time of a transformer under CrypTen.
 
 time = rounds·RTT + bytes/bandwidth + s_per_element·elements + s_per_mac·MACs, summed over the
-ops of one forward pass in order (ops of one layer depend on each other, so rounds add up).
+ops of one forward pass in order (ops of one layer depend on each other, so rounds add up,
+except between the independent head groups of one mixer, whose messages share rounds).
 Per-op counts live in ``_mpc_ops``; network presets and their calibration are documented in
 ``MPC_NETWORKS`` and checked by ``benchmarks/mpc.py``.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from collections.abc import Mapping
 from collections.abc import Sequence
@@ -167,8 +169,16 @@ def _mixer_cost(out: _Ledger, mixer: Mapping, width: int, b: int, s: int, causal
     projected = kind == "heads" or kind in _QKV_MIXERS
     if projected:
         out.add("linear", _linear(m, width, 3 * inner, low_rank(width, 3 * inner, rho, ffn=False)))
+    groups = []
     for group_kind, h, d, p in head_groups(mixer, width):
-        _group_cost(out, group_kind, b, h, d, s, p, causal)
+        groups.append(_Ledger())
+        _group_cost(groups[-1], group_kind, b, h, d, s, p, causal)
+    # Head groups of one layer do not depend on each other, so their messages travel in the
+    # same rounds: the layer waits for its slowest group and pays everyone's traffic.
+    slowest = max(groups, key=lambda g: sum(c.rounds for c in g.values()), default=None)
+    for group in groups:
+        for key, cost in group.items():
+            out.add(key, cost if group is slowest else dataclasses.replace(cost, rounds=0.0))
     if projected:
         out.add("linear", _linear(m, inner, width, low_rank(inner, width, rho, ffn=False)))
 

@@ -102,6 +102,8 @@ def predict(
 
 
 def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
+    # One plain copy shared by every count below; each would otherwise copy it again.
+    arch = arch.to_dict() if isinstance(arch, space.Architecture) else arch
     macs = space.count_macs(arch, batch_size)
     out = {"params": float(space.count_params(arch)), "flops": float(2 * macs)}
     if device in MCU_BOARDS:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import importlib.util
+import json
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -56,17 +57,49 @@ def _run(args: argparse.Namespace) -> int:
     result = nas.run(study, storage=storage_url(args), workers=args.workers, seed=args.seed,
                      address=args.address, resume=args.resume, quiet=args.quiet)
     if args.json:
-        import json
-
         print(json.dumps({"study": result.study, "complete": result.complete,
                           "failed": result.failed, "pruned": result.pruned,
                           "seconds": result.seconds, "best": result.best}, default=str))
     elif not args.quiet:
         print(f"{result.study}: {result.complete} complete, {result.failed} failed, "
               f"{result.pruned} pruned in {result.seconds:.1f} s -> {result.storage}")
-        for trial in result.best:
-            print(f"  trial {trial['trial']}: {trial['metrics']}")
+        _print_best(args, study, result.best)
     return 0
+
+
+def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]) -> None:
+    """The Pareto front (several objectives) or the top trials, then the best architecture."""
+    if not best:
+        return
+    from nas._cli._query import _emit
+
+    first, direction = next(iter(study.objectives.items()))
+    _emit(args, best, title="Pareto front" if len(study.objectives) > 1 else "best trials")
+    top = (max if direction == "max" else min)(best, key=lambda t: t["metrics"][first])
+    print(f"best by {first}: trial {top['trial']} (id {top['id']}; "
+          f"`nas export {top['id']} -o best.json` saves it)")
+    print(describe(top["arch"]))
+
+
+def describe(arch: dict[str, Any]) -> str:
+    """A transformer architecture one line per layer; any other architecture as JSON."""
+    if arch.get("family") != "transformer":
+        return json.dumps(arch, sort_keys=True)
+    inp = arch["input"]
+    lines = [f"  input: {inp['type']} "
+             + ", ".join(f"{k} {v}" for k, v in inp.items() if k != "type")]
+    for i, layer in enumerate(arch["layers"]):
+        mixer = layer["mixer"]
+        if mixer["type"] == "heads":
+            kinds = "+".join(h["type"] for h in mixer["heads"])
+            mix = f"heads [{kinds}] of {mixer['heads'][0]['head_dim']}"
+        else:
+            params = {k: v for k, v in mixer.items() if k not in ("type", "head_dim")}
+            mix = mixer["type"] + "".join(f" {k}={v}" for k, v in params.items())
+        rank = f", rank ratio {layer['rank_ratio']}" if layer["rank_ratio"] is not None else ""
+        lines.append(f"  layer {i}: width {layer['width']}, {mix}, ffn {layer['ffn']}, "
+                     f"{layer['activation']}, {layer['norm']}{rank}")
+    return "\n".join(lines)
 
 
 def load_spec(path: str) -> ModuleType:

@@ -110,3 +110,28 @@ def test_wan_is_slower_than_lan() -> None:
 def test_unknown_network_names_the_presets() -> None:
     with pytest.raises(EvaluatorError, match="mpc-lan"):
         MPCCostModel("mpc-moon")(text())
+
+
+def test_head_groups_of_one_layer_share_rounds_but_not_traffic() -> None:
+    from evaluators import MPCCostModel
+    from space import Space
+    from space import head
+    from space import heads
+    from space import layer
+    from space import patches
+    from space import transformer
+
+    def vit(kinds):
+        spec = transformer([layer(64, heads([head(k) for k in kinds]), ffn=[128])],
+                           input=patches(8, 2, 1), num_classes=10)
+        return Space(spec).sample(seed=0)
+
+    model = MPCCostModel("mpc-wan")
+    softmax = model(vit(["softmax"] * 4))
+    scale = model(vit(["scale"] * 4))
+    mixed = model(vit(["softmax", "softmax", "scale", "scale"]))
+    # The two groups run side by side: as many rounds as the deeper (softmax) group alone...
+    assert mixed["mpc_rounds"] == softmax["mpc_rounds"] > scale["mpc_rounds"]
+    # ...while traffic and time fall between the two homogeneous layers.
+    assert scale["mpc_mb"] < mixed["mpc_mb"] < softmax["mpc_mb"]
+    assert scale["mpc_ms"] < mixed["mpc_ms"] < softmax["mpc_ms"]

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import sys
 import textwrap
+import types
 import time
 
 import pytest
@@ -106,3 +107,28 @@ def _running(tmp_path) -> bool:
         return bool(storage.connect(f"sqlite:///{tmp_path / 's.db'}").trials("cli", "RUNNING"))
     except storage.StudyNotFound:
         return False
+
+
+def test_the_front_and_the_best_architecture_are_printed(capsys):
+    from nas._cli._run import _print_best
+    from space import Space
+    from space import layer
+    from space import mixer
+    from space import tokens
+    from space import transformer
+
+    sp = Space(transformer([layer(32, mixer("softmax", heads=2), ffn=[64])],
+                           input=tokens(16, 8), num_classes=2))
+    study = types.SimpleNamespace(objectives={"accuracy": "max", "latency_ms": "min"})
+    arch = sp.sample(seed=0).to_dict()
+    front = [
+        {"trial": 3, "id": 7, "state": "COMPLETE", "arch_id": "a", "arch": arch,
+         "metrics": {"accuracy": 0.9, "latency_ms": 2.0}},
+        {"trial": 5, "id": 9, "state": "COMPLETE", "arch_id": "b", "arch": arch,
+         "metrics": {"accuracy": 0.8, "latency_ms": 1.0}},
+    ]
+    _print_best(types.SimpleNamespace(json=False), study, front)
+    out = capsys.readouterr().out
+    assert "Pareto front" in out
+    assert "best by accuracy: trial 3 (id 7" in out
+    assert "layer 0: width 32, softmax heads=2, ffn [64], gelu, layernorm" in out
