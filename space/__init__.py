@@ -10,6 +10,12 @@ Example:
 from __future__ import annotations
 
 from space._arch import Architecture
+from space._build import build
+from space._count import call_macs
+from space._count import count_macs
+from space._count import count_params
+from space._count import layer_costs
+from space._count import macs_by_op
 from space._dsl import Constraint
 from space._dsl import choice
 from space._dsl import derived
@@ -17,21 +23,15 @@ from space._dsl import integer
 from space._dsl import real
 from space._dsl import ref
 from space._dsl import repeat
-from space._build import build
-from space._count import call_macs
-from space._count import count_macs
-from space._count import count_params
-from space._count import layer_costs
-from space._count import macs_by_op
 from space._errors import SpaceError
 from space._space import Space
+from space._trace import trace
 from space._transformer import head
 from space._transformer import heads
 from space._transformer import layer
 from space._transformer import mixer
 from space._transformer import patches
 from space._transformer import tokens
-from space._trace import trace
 from space._transformer import transformer
 from space.mixers import MIXERS
 from space.mixers import BaseHead

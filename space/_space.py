@@ -69,7 +69,9 @@ class Space:
         SpaceError: the spec breaks a rule; the message names the path, value and fix.
     """
 
-    def __init__(self, spec: Mapping[str, Any] | Group, *, constraints: Iterable[Constraint] = ()) -> None:
+    def __init__(
+        self, spec: Mapping[str, Any] | Group, *, constraints: Iterable[Constraint] = ()
+    ) -> None:
         if not isinstance(spec, Mapping | Group):
             raise SpaceError(
                 f"a Space is built from a dict of named decisions; got {type(spec).__name__}. "

@@ -10,6 +10,7 @@ all-softmax and all-linear models are evaluated first.
     nas pareto efficient-attention-quick --plot studies/efficient_attention.png
 """
 
+import nas
 from evaluators import Compose
 from evaluators import MeasuredLatencyEvaluator
 from evaluators import TrainEvaluator
@@ -20,8 +21,6 @@ from space import mixer
 from space import repeat
 from space import tokens
 from space import transformer
-
-import nas
 
 SEQ = 256
 SOFTMAX = mixer("softmax", heads=choice(2, 4))

@@ -11,21 +11,22 @@ compared with them at equal parameter counts.
     nas best flexibert-quick --top 5
 """
 
+from spaces import flexibert
+
+import nas
 from evaluators import Compose
 from evaluators import ListOpsTask
 from evaluators import StaticCostEvaluator
 from evaluators import TrainEvaluator
 from evaluators._tasks import LISTOPS_VOCAB
-from spaces import flexibert
-
-import nas
 
 SEQ = 64
 space = flexibert(vocab=LISTOPS_VOCAB, seq_len=SEQ, num_classes=10)
 
 
 def homogeneous(width, heads, ffn, depth):
-    """A softmax-only FlexiBERT architecture (BERT-Tiny: 128/2/[512]/2; BERT-Mini: 256/4/[1024]/4)."""
+    """A softmax-only architecture of the space: BERT-Tiny is (128, 2, [512], 2), BERT-Mini
+    (256, 4, [1024], 4)."""
     arch = space.sample(seed=0).to_dict()
     block = {"width": width, "ffn": ffn, "activation": "gelu", "norm": "layernorm",
              "rank_ratio": None, "mixer": {"type": "heads", "heads": [

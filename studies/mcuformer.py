@@ -11,6 +11,7 @@ constraints, and retrains the best standalone.
     nas best mcuformer-quick
 """
 
+import nas
 from evaluators import Compose
 from evaluators import CostEvaluator
 from evaluators import TrainEvaluator
@@ -24,8 +25,6 @@ from space import patches
 from space import ref
 from space import repeat
 from space import transformer
-
-import nas
 
 BOARD = "stm32f746"
 

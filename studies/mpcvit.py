@@ -10,6 +10,7 @@ first, so the front can be compared with them.
     nas pareto mpcvit-quick --plot studies/mpcvit.png
 """
 
+import nas
 from evaluators import Compose
 from evaluators import CostEvaluator
 from evaluators import TrainEvaluator
@@ -21,8 +22,6 @@ from space import layer
 from space import patches
 from space import repeat
 from space import transformer
-
-import nas
 
 KINDS = ("softmax", "relu", "scale")
 

@@ -7,8 +7,8 @@ import signal
 import subprocess
 import sys
 import textwrap
-import types
 import time
+import types
 
 import pytest
 
