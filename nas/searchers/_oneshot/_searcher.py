@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from collections.abc import Mapping
+from contextlib import contextmanager
 from typing import Any
 
 import numpy as np
@@ -73,7 +75,7 @@ class OneShotSearcher(BaseSearcher):
         population: int = 16,
         generations: int = 4,
         batch_size: int = 64,
-        lr: float = 2e-3,
+        lr: float = 5e-3,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -210,12 +212,12 @@ class OneShotSearcher(BaseSearcher):
         }
 
 
-class _one_thread:
+@contextmanager
+def _one_thread() -> Iterator[None]:
     """Run torch on one thread inside the block (searchers share the CPU with trials)."""
-
-    def __enter__(self) -> None:
-        self._threads = torch.get_num_threads()
-        torch.set_num_threads(1)
-
-    def __exit__(self, *exc: object) -> None:
-        torch.set_num_threads(self._threads)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(threads)

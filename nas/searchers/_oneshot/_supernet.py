@@ -16,8 +16,13 @@ under its *share key*:
 * ``rank_ratio``: low-rank linears (``.0/.1/.2`` factors) share among themselves by slicing the
   factor rank, separately from the dense linear of the same layer (the names differ).
 
-Not elastic: the mixer's own non-size parameters (e.g. a window length) are shared by slicing
-only where they are tensor sizes. LayerNorm/RMSNorm need no recalibration, so none is done.
+Limits: a heterogeneous head list (several head groups) is sliced as one plain block, so its
+heads do not map onto the heads of other subnets; mixer sizes that are tensor sizes (Linformer
+rank, conv kernel, SSM state) are leading-block slices, whereas sizes that are no tensor size
+(a window length) simply change the computation on the same weights. The shared tensors are
+sized from a scan of sampled subnets and grow if a larger one turns up (its new region starts
+from the random init). LayerNorm/RMSNorm keep no running statistics, so no recalibration is
+needed after slicing; none is done.
 """
 
 from __future__ import annotations
@@ -106,8 +111,8 @@ class Supernet:
     """Shared max-size weights for every subnet of ``archs``' space, on one task.
 
     Args:
-        archs: architectures spanning the space (their elementwise-largest parameter shapes size
-            the shared tensors); the first is the largest subnet, the second the smallest.
+        archs: architectures spanning the space; their elementwise-largest parameter shapes size
+            the shared tensors, which grow later if a larger subnet turns up.
         task: a task name or ``BaseTask`` whose ``adapt`` fixes input and head.
         seed: seeds the initial weights, the data order and the random subnets.
     """
@@ -225,7 +230,7 @@ class Supernet:
         steps: int,
         *,
         batch_size: int = 64,
-        lr: float = 2e-3,
+        lr: float = 5e-3,
         random_subnets: int = 2,
     ) -> None:
         """Sandwich-rule training: each step sums the losses of the largest, the smallest and

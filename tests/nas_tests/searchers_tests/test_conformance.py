@@ -19,7 +19,14 @@ from space import choice
 from space import repeat
 
 ROOT = Path(__file__).resolve().parents[3]
-NAMES = searcher_names()
+# Searchers that cannot run on these small non-transformer spaces, with the reason; each has its
+# own contract tests on a space it supports, and test_excluded_searchers_refuse_the_space keeps
+# the exclusion honest.
+EXCLUDED = {
+    "oneshot": "builds a weight-sharing supernet, so it needs a transformer space; the same "
+    "contract is tested on a small ViT space in test_oneshot.py",
+}
+NAMES = [name for name in searcher_names() if name not in EXCLUDED]
 # Small enough that BOSHNAS's surrogates take over within a test.
 OPTIONS = {
     "boshnas": {"n_init": 4},
@@ -169,6 +176,12 @@ def test_pool_space_keeps_to_its_members(name: str) -> None:
         for arch in batch:
             searcher.tell(arch, {"accuracy": score(arch)})
     assert sorted(a.id for a in got) == sorted({a.id for a in members})
+
+
+@pytest.mark.parametrize("name", sorted(EXCLUDED))
+def test_excluded_searchers_refuse_the_space(name: str) -> None:
+    with pytest.raises(ValueError, match="Use another searcher"):
+        build(name)
 
 
 def test_unknown_searcher_lists_the_names() -> None:
