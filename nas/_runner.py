@@ -7,11 +7,15 @@ database is the source of truth, so a killed driver loses nothing a re-run canno
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import math
 import os
+import signal
 import socket
+import threading
 import time
+from collections.abc import Iterator
 from typing import Any
 
 import ray
@@ -41,6 +45,23 @@ MAX_BATCH = 2000
 # did not save is told again from the database's finished trials on resume.
 SAVE_EVERY_S = 2.0
 POLL_S = 0.25
+
+
+@contextlib.contextmanager
+def _sigterm_as_interrupt() -> Iterator[None]:
+    """SIGTERM (``kill``, cluster schedulers) stops a run as cleanly as Ctrl-C does."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+
+    def stop(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, stop)
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -229,7 +250,7 @@ class _Driver:
         self.log.info("run %s: %d workers, target %d trials, %d finished already, driver %s",
                       self.study.name, self.workers, self.study.trials,
                       sum(self.finished.values()), self.me)
-        with self.progress:
+        with self.progress, _sigterm_as_interrupt():
             try:
                 while True:
                     self._fill()

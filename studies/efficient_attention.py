@@ -3,7 +3,7 @@
 Each layer of a causal byte-level LM on the Python standard library's own source picks softmax
 or linear attention (elu+1 or ReLU feature maps), its width and heads, in the spirit of "Neural
 Architecture Search on Efficient Transformers and Beyond". Regularized evolution trades
-validation perplexity against forward latency measured on this CPU at 256 bytes. The
+validation perplexity against forward latency measured on this CPU at 128 bytes. The
 all-softmax and all-linear models are evaluated first.
 
     nas run studies/efficient_attention.py --quick    # about 5 minutes
@@ -22,7 +22,7 @@ from space import repeat
 from space import tokens
 from space import transformer
 
-SEQ = 256
+SEQ = 128
 SOFTMAX = mixer("softmax", heads=choice(2, 4))
 LINEAR = mixer("linear", heads=choice(2, 4), feature_map=choice("elu", "relu"))
 
@@ -50,7 +50,7 @@ study = nas.Study(
 
 quick_study = study.replace(
     name="efficient-attention-quick",
-    evaluate=Compose(TrainEvaluator("stdlib-lm", steps=120, task_options=TASK),
+    evaluate=Compose(TrainEvaluator("stdlib-lm", steps=120, batch_size=32, task_options=TASK),
                      MeasuredLatencyEvaluator()),
     trials=8,
 )

@@ -51,6 +51,6 @@ study = nas.Study(
 
 quick_study = study.replace(
     name="flexibert-quick",
-    evaluate=Compose(TrainEvaluator(task(), steps=150), StaticCostEvaluator()),
-    trials=8,
+    evaluate=Compose(TrainEvaluator(task(), steps=100, batch_size=32), StaticCostEvaluator()),
+    trials=6,
 )

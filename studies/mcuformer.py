@@ -48,11 +48,13 @@ study = nas.Study(
     constraints=[Constraint("sram_kb", "<=", 320, device=BOARD),
                  Constraint("flash_kb", "<=", 1024, device=BOARD)],
     searcher="oneshot",
+    searcher_options={"supernet_steps": 1500, "population": 24, "generations": 6},
     trials=12,
 )
 
 quick_study = study.replace(
     name="mcuformer-quick",
     evaluate=Compose(TrainEvaluator("digits", steps=200), CostEvaluator(BOARD)),
+    searcher_options={"supernet_steps": 200, "population": 12, "generations": 3},
     trials=4,
 )

@@ -74,7 +74,10 @@ def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]
     from nas._cli._query import _emit
 
     first, direction = next(iter(study.objectives.items()))
-    _emit(args, best, title="Pareto front" if len(study.objectives) > 1 else "best trials")
+    # The objectives only: `nas trials` and `nas best` show every metric.
+    shown = [{**t, "metrics": {k: t["metrics"][k] for k in study.objectives if k in t["metrics"]}}
+             for t in best]
+    _emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
     top = (max if direction == "max" else min)(best, key=lambda t: t["metrics"][first])
     print(f"best by {first}: trial {top['trial']} (id {top['id']}; "
           f"`nas export {top['id']} -o best.json` saves it)")

@@ -72,7 +72,8 @@ def test_run_with_overrides_and_quick(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path):
+@pytest.mark.parametrize("stop", [signal.SIGINT, signal.SIGTERM], ids=["ctrl-c", "sigterm"])
+def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path, stop):
     spec = write_spec(tmp_path, sleep=2.0)
     url = f"sqlite:///{tmp_path / 's.db'}"
     command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
@@ -84,7 +85,7 @@ def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path):
         while not _running(tmp_path):
             assert time.monotonic() < deadline and driver.poll() is None
             time.sleep(0.2)
-        driver.send_signal(signal.SIGINT)
+        driver.send_signal(stop)
         _, err = driver.communicate(timeout=60)
     finally:
         if driver.poll() is None:
