@@ -7,7 +7,7 @@ schedule of the board's cost model, so an architecture over either budget never 
 The one-shot searcher trains one weight-sharing supernet, searches its subnets under the
 constraints, and retrains the best standalone.
 
-    nas run studies/mcuformer.py --quick    # about 5 minutes
+    nas run studies/mcuformer.py --quick    # about 5 minutes on an idle 2-core machine
     nas best mcuformer-quick
 """
 
@@ -54,7 +54,7 @@ study = nas.Study(
 
 quick_study = study.replace(
     name="mcuformer-quick",
-    evaluate=Compose(TrainEvaluator("digits", steps=200), CostEvaluator(BOARD)),
-    searcher_options={"supernet_steps": 200, "population": 12, "generations": 3},
-    trials=4,
+    evaluate=Compose(TrainEvaluator("digits", steps=150), CostEvaluator(BOARD)),
+    searcher_options={"supernet_steps": 100, "population": 8, "generations": 2},
+    trials=3,
 )
