@@ -8,29 +8,7 @@ import kernels
 import kernels._profile
 from kernels._profile_ops import OPS
 from kernels._profile_ops import grid
-
-# The op vocabulary and shape keys of docs/interfaces.md §2.
-TRACE_OPS = {
-    "linear": {"m", "k", "n"},
-    "matmul": {"b", "m", "k", "n"},
-    "embedding": {"tokens", "width"},
-    "softmax": {"rows", "cols"},
-    "layernorm": {"rows", "cols"},
-    "rmsnorm": {"rows", "cols"},
-    "gelu": {"numel"},
-    "relu": {"numel"},
-    "quad": {"numel"},
-    "silu": {"numel"},
-    "mul": {"numel"},
-    "add": {"numel"},
-    "fft": {"b", "seq", "width"},
-    "dct": {"b", "seq", "width"},
-    "conv1d": {"b", "channels", "seq", "kernel"},
-    "pool": {"b", "seq", "width", "kernel"},
-    "cumsum": {"b", "seq", "width"},
-    "scan": {"b", "seq", "width", "state"},
-    "attention": {"kind", "b", "h", "s", "d", "causal", "window"},
-}
+from tests._vocabulary import TRACE_OPS
 
 
 def test_every_trace_op_is_profiled_with_its_shape_keys() -> None:

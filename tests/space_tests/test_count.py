@@ -21,6 +21,7 @@ from space._count import layer_costs
 from space._count import macs_by_op
 from space._trace import trace
 from space.mixers import MIXERS
+from tests._vocabulary import TRACE_OPS
 from tests.space_tests._specs import published
 from tests.space_tests.test_build import random_arch
 
@@ -221,27 +222,7 @@ def test_linear_macs_equal_the_recorded_linear_work(monkeypatch: pytest.MonkeyPa
 
 
 def test_trace_uses_the_interface_vocabulary() -> None:
-    keys = {
-        "linear": {"m", "k", "n"},
-        "matmul": {"b", "m", "k", "n"},
-        "embedding": {"tokens", "width"},
-        "softmax": {"rows", "cols"},
-        "layernorm": {"rows", "cols"},
-        "rmsnorm": {"rows", "cols"},
-        "gelu": {"numel"},
-        "relu": {"numel"},
-        "quad": {"numel"},
-        "silu": {"numel"},
-        "mul": {"numel"},
-        "add": {"numel"},
-        "fft": {"b", "seq", "width"},
-        "dct": {"b", "seq", "width"},
-        "conv1d": {"b", "channels", "seq", "kernel"},
-        "pool": {"b", "seq", "width", "kernel"},
-        "cumsum": {"b", "seq", "width"},
-        "scan": {"b", "seq", "width", "state"},
-        "attention": {"kind", "b", "h", "s", "d", "causal", "window"},
-    }
+    keys = TRACE_OPS
     for arch in _architectures(60, seed=11):
         for op, shape in trace(arch, 2):
             assert set(shape) == keys[op], (op, shape)
