@@ -18,6 +18,7 @@ from typing import Any
 import numpy as np
 from scipy.optimize import nnls
 
+import space
 from evaluators._errors import EvaluatorError
 
 Shape = Mapping[str, Any]
@@ -83,21 +84,7 @@ FEATURES: dict[str, Callable[[Shape], list[float]]] = {
 def output_numel(op: str, s: Shape) -> float:
     """Elements a call writes: the glue work (copies, reshapes) a model does around it scales
     with it."""
-    if op == "linear":
-        return s["m"] * s["n"]
-    if op == "matmul":
-        return s["b"] * s["m"] * s["n"]
-    if op == "attention":
-        return s["b"] * s["h"] * s["s"] * s["d"]
-    if op == "embedding":
-        return s["tokens"] * s["width"]
-    if op in ("softmax", "layernorm", "rmsnorm"):
-        return s["rows"] * s["cols"]
-    if op == "conv1d":
-        return s["b"] * s["channels"] * s["seq"]
-    if op in ("fft", "dct", "pool", "scan", "cumsum"):
-        return s["b"] * s["seq"] * s["width"]
-    return float(s.get("numel", 0))
+    return float(space.call_output_numel((op, s)))
 
 
 def group_key(op: str, s: Shape) -> str:

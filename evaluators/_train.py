@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from collections.abc import Callable
 from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
@@ -58,12 +59,13 @@ def _loss(logits: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
 
 
 @torch.no_grad()
-def evaluate(model: torch.nn.Module, task: BaseTask) -> dict[str, float]:
-    """Mean loss (nats per scored target) and accuracy over the task's validation batches."""
-    model.eval()
+def validation_metrics(forward: Callable[[torch.Tensor], torch.Tensor],
+                       task: BaseTask) -> dict[str, float]:
+    """Mean loss (nats per scored target) and accuracy of ``forward`` over the task's
+    validation batches (and perplexity for language modelling)."""
     loss_sum, correct, count = 0.0, 0, 0
     for x, y in task.validation():
-        logits = model(x)
+        logits = forward(x)
         if logits.dim() == 3:
             logits, y = logits.flatten(0, 1), y.flatten()
         keep = y != IGNORE
@@ -71,12 +73,20 @@ def evaluate(model: torch.nn.Module, task: BaseTask) -> dict[str, float]:
         loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
         correct += int((logits.argmax(-1) == y).sum())
         count += int(y.numel())
-    model.train()
     loss = loss_sum / max(count, 1)
     out = {"loss": loss, "accuracy": correct / max(count, 1)}
     if task.kind == "lm":
         out["perplexity"] = math.exp(min(loss, 50.0))
     return out
+
+
+def evaluate(model: torch.nn.Module, task: BaseTask) -> dict[str, float]:
+    """``validation_metrics`` of a model, in eval mode."""
+    model.eval()
+    try:
+        return validation_metrics(model, task)
+    finally:
+        model.train()
 
 
 def train(

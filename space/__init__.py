@@ -12,6 +12,7 @@ from __future__ import annotations
 from space._arch import Architecture
 from space._build import build
 from space._count import call_macs
+from space._count import call_output_numel
 from space._count import count_macs
 from space._count import count_params
 from space._count import layer_costs
@@ -52,6 +53,7 @@ __all__ = [
     "SpaceError",
     "build",
     "call_macs",
+    "call_output_numel",
     "choice",
     "count_macs",
     "count_params",

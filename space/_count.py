@@ -139,7 +139,7 @@ def call_output_numel(call: Call) -> int:
         return s["rows"] * s["cols"]
     if op == "conv1d":
         return s["b"] * s["channels"] * s["seq"]
-    if op in ("fft", "dct", "pool", "scan"):
+    if op in ("fft", "dct", "pool", "scan", "cumsum"):
         return s["b"] * s["seq"] * s["width"]
     return s["numel"]
 

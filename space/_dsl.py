@@ -11,7 +11,6 @@ from space._errors import SpaceError
 from space._nodes import Choice
 from space._nodes import Derived
 from space._nodes import Integer
-from space._nodes import Node
 from space._nodes import Real
 from space._nodes import Repeat
 from space._nodes import compile_spec
@@ -112,6 +111,3 @@ class Constraint:
     def from_dict(cls, data: dict[str, Any]) -> Constraint:
         return cls(data["metric"], data["op"], data["bound"], data.get("device"))
 
-
-def is_decision(node: Any) -> bool:
-    return isinstance(node, Node) and not isinstance(node, Derived)

@@ -42,6 +42,7 @@ import space as sp
 from evaluators._tasks import IGNORE
 from evaluators._tasks import BaseTask
 from evaluators._tasks import make_task
+from evaluators._train import validation_metrics
 from space.mixers._heads import HeadsMixer
 
 # Subnets seen while scanning the space for the shapes of the shared tensors.
@@ -252,20 +253,10 @@ class Supernet:
         opt.zero_grad(set_to_none=True)
         self._opt = None
 
-    @torch.no_grad()
     def evaluate(self, arch: Any) -> dict[str, float]:
         """Validation ``accuracy`` and ``loss`` of a subnet with inherited weights."""
-        loss_sum, correct, count = 0.0, 0, 0
-        for x, y in self.task.validation():
-            logits = self.forward(arch, x)
-            if logits.dim() == 3:
-                logits, y = logits.flatten(0, 1), y.flatten()
-            keep = y != IGNORE
-            logits, y = logits[keep], y[keep]
-            loss_sum += float(F.cross_entropy(logits, y, reduction="sum"))
-            correct += int((logits.argmax(-1) == y).sum())
-            count += int(y.numel())
-        return {"accuracy": correct / max(count, 1), "loss": loss_sum / max(count, 1)}
+        metrics = validation_metrics(lambda x: self.forward(arch, x), self.task)
+        return {"accuracy": metrics["accuracy"], "loss": metrics["loss"]}
 
 
 def _padded(value: torch.Tensor, shape: tuple[int, ...], old: tuple[slice, ...]) -> torch.Tensor:
