@@ -391,19 +391,14 @@ class Database(ResourceMixin, ReadMixin):
     def fail_trial(self, trial_id: int, error: str, *, requeue: bool = False) -> None:
         """Mark a RUNNING trial FAILED, or put it back in the queue counting one retry."""
         with transaction(self._engine, write=True) as conn:
-            if requeue:
-                self._move(
-                    conn,
-                    trial_id,
-                    "QUEUED",
-                    error=error,
-                    worker=None,
-                    node=None,
-                    started=None,
-                    retries=Trial.retries + 1,
-                )
-            else:
-                self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
+            self._fail(conn, trial_id, error, requeue)
+
+    def _fail(self, conn: Connection, trial_id: int, error: str, requeue: bool) -> None:
+        if requeue:
+            self._move(conn, trial_id, "QUEUED", error=error, worker=None, node=None,
+                       started=None, retries=Trial.retries + 1)
+        else:
+            self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
 
     def _move(self, conn: Connection, trial_id: int, state: str, **values: Any) -> None:
         allowed = [old for old, new in TRANSITIONS.items() if state in new]
@@ -476,19 +471,7 @@ class Database(ResourceMixin, ReadMixin):
         with transaction(self._engine, write=True) as conn:
             ids = list(conn.execute(query.order_by(Trial.id).with_for_update()).scalars())
             for trial_id in ids:
-                if requeue:
-                    self._move(
-                        conn,
-                        trial_id,
-                        "QUEUED",
-                        error=error,
-                        worker=None,
-                        node=None,
-                        started=None,
-                        retries=Trial.retries + 1,
-                    )
-                else:
-                    self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
+                self._fail(conn, trial_id, error, requeue)
         return ids
 
     def trial(self, trial_id: int) -> dict[str, Any]:

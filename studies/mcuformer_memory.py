@@ -12,8 +12,9 @@ import argparse
 import statistics
 from collections import defaultdict
 
-from evaluators import MCUMemoryModel
 from spaces import mcuformer
+
+from evaluators import MCUMemoryModel
 
 MODELS = {
     "schedule": MCUMemoryModel("stm32f746"),
