@@ -14,8 +14,8 @@ def half_dtypes() -> list:
     so ``kernels.attention`` sends CPU bfloat16 to torch)."""
     return [
         torch.float16,
-        pytest.param(torch.bfloat16, marks=pytest.mark.skipif(
-            not torch.cuda.is_available(), reason="bfloat16 tl.dot needs a GPU")),
+        pytest.param(torch.bfloat16, marks=[pytest.mark.gpu, pytest.mark.skipif(
+            not torch.cuda.is_available(), reason="bfloat16 tl.dot needs a GPU")]),
     ]
 
 
