@@ -1,6 +1,7 @@
 """Time the Triton attention kernels against torch SDPA and the references on a GPU.
 
-    python benchmarks/kernels.py [--seqs 512,1024,...] [--head-dims 64,128] [--backward]
+    python benchmarks/kernels.py [--seqs 512,1024,...] [--head-dims 64,128] [--kinds softmax,...]
+                                 [--backward]
 
 Batch 4, 16 heads, bfloat16. Prints ms and TFLOP/s per (kernel, seq, head dim) for the Triton
 kernel, for SDPA (exact softmax attention with the same causality: the baseline of every kind)
@@ -16,9 +17,14 @@ import argparse
 import math
 import sys
 from functools import partial
+from pathlib import Path
 
-import torch
-import torch.nn.functional as F
+# Run as a script, this file's folder leads sys.path and its name would shadow the package.
+_HERE = Path(__file__).resolve().parent
+sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
 
 BATCH, HEADS = 4, 16
 WINDOW = 256
@@ -103,6 +109,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--seqs", default="512,1024,2048,4096,8192,16384")
     parser.add_argument("--head-dims", default="64,128")
+    parser.add_argument("--kinds", default="softmax,window,linear,relu,quad,scale")
     parser.add_argument("--backward", action="store_true", help="time forward + backward")
     args = parser.parse_args(argv)
     if not torch.cuda.is_available():
@@ -114,7 +121,10 @@ def main(argv: list[str] | None = None) -> int:
           f"heads {HEADS}, bfloat16, {'fwd+bwd' if args.backward else 'fwd'}")
     print(f"{'kernel':<8} {'causal':<6} {'d':>4} {'seq':>6} | {'triton ms':>8} {'TFLOP/s':>8} | "
           f"{'sdpa ms':>8} {'TFLOP/s':>8} | {'ref ms':>8} {'TFLOP/s':>8}")
+    kinds = args.kinds.split(",")
     for kind, triton_fn, ref in _cases():
+        if kind not in kinds:
+            continue
         for causal in (False, True):
             for d in dims:
                 for n in seqs:
