@@ -1,7 +1,8 @@
 """Latency model accuracy: HAT's measured latencies, then this CPU end to end.
 
 HAT part: for each CSV in ../shared/data/hat_latency, fit on a random 20 % of the rows and predict
-the other 80 % (3 seeds), beside the baselines of hardware-costs.md §3.3.
+the other 80 % (3 seeds), beside the baselines of hardware-costs.md §3.3, and say how much of each
+file was measured in drifted sessions that no architecture-only model can match.
 
 CPU part (skip with --hat-only): needs kernel profiles in the database (`nas profile --device
 cpu`). Calibrates on --calibration random architectures of the two calibration spaces, then
@@ -16,7 +17,9 @@ from __future__ import annotations
 
 import argparse
 import sys
+import textwrap
 import time
+from functools import partial
 from pathlib import Path
 
 # Run as a script, this file's folder leads sys.path, and benchmarks/space.py, storage.py and
@@ -27,6 +30,9 @@ sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
 import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
 import torch  # noqa: E402
+from scipy import sparse  # noqa: E402
+from scipy.optimize import least_squares  # noqa: E402
+from scipy.optimize import linprog  # noqa: E402
 
 HAT_DIR = Path(__file__).resolve().parents[1] / ".." / "shared" / "data" / "hat_latency"
 # hardware-costs.md §3.3: % within ±10 % for baselines A, B, C, D, E.
@@ -51,7 +57,9 @@ def hat_features(d: pd.DataFrame, task: str) -> np.ndarray:
 
     Encoder MACs; per decoder step × beam: projection and FFN MACs, then the output layer;
     encoder key/value projections per attended encoder layer; decoder layer-steps (one kernel
-    launch batch each) and the same weighted by attended span and by heads; a constant.
+    launch batch each, which dominates on the GPU) and the same weighted by attended span, heads,
+    embedding and FFN width, since small kernels slow down with size far less than their MACs
+    grow; a constant.
     """
     n = 23 if task.startswith("iwslt") else 30
     steps = n * BEAM
@@ -75,27 +83,65 @@ def hat_features(d: pd.DataFrame, task: str) -> np.ndarray:
     return np.stack([np.asarray(c, dtype=float) for c in cols], axis=1)
 
 
-def fit_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
-    """Least squares on relative error (rows divided by their target)."""
+def _relative(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Rows divided by their target (so x·w - 1 is the relative error) and the column scale that
+    keeps the solvers well conditioned; fitted weights are divided by the scale."""
     scale = np.abs(x).max(axis=0)
     scale[scale == 0] = 1
-    w, *_ = np.linalg.lstsq((x / scale) / y[:, None], np.ones_like(y), rcond=None)
+    return (x / scale) / y[:, None], scale
+
+
+def fit_relative(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """Least squares on relative error."""
+    a, scale = _relative(x, y)
+    w, *_ = np.linalg.lstsq(a, np.ones_like(y), rcond=None)
     return w / scale
 
 
-def session_correction(train_rows: np.ndarray, log_residual: np.ndarray,
-                       rows: np.ndarray, k: int = 9) -> np.ndarray:
-    """Median log residual of the k training rows measured closest in time (row order).
+def fit_huber(x: np.ndarray, y: np.ndarray, delta: float = 0.02) -> np.ndarray:
+    """Huber loss on relative error: rows measured in a slow session stop pulling the fit once
+    they are more than ``delta`` off."""
+    a, scale = _relative(x, y)
+    start, *_ = np.linalg.lstsq(a, np.ones_like(y), rcond=None)
+    return least_squares(lambda w: a @ w - 1, start, loss="huber", f_scale=delta).x / scale
 
-    HAT's CSVs hold blocks of rows measured ~20 % slower (e.g. IWSLT rows 0-499, WMT'19 rows
-    500-699): the device's state drifted during collection. This corrects for the session,
-    not the architecture; it is reported in its own column.
+
+def fit_band(x: np.ndarray, y: np.ndarray, eps: float, inside: float = 0.1) -> np.ndarray:
+    """Minimise Σ inside·|r| + max(0, |r| - eps) over relative errors r, as a linear program.
+
+    The score counts predictions within ±10 %, so a row costs little while |r| <= eps and a lot
+    beyond; the small slope inside keeps predictions centred rather than at the band's edge.
+    CPU noise is skewed towards slow (interference only ever adds time), which moves the level
+    that keeps most rows in the band above the median that a symmetric loss finds.
     """
-    out = np.empty(len(rows))
-    for i, r in enumerate(rows):
-        nearest = np.argsort(np.abs(train_rows - r))[:k]
-        out[i] = np.median(log_residual[nearest])
-    return out
+    a, scale = _relative(x, y)
+    n, p = a.shape
+    a = sparse.csr_matrix(a)
+    eye = sparse.identity(n, format="csr")
+    zero = sparse.csr_matrix((n, n))
+    # Variables: w, g >= |r|, h >= |r| - eps (h >= 0 through its bounds); r = a·w - 1.
+    constraints = sparse.vstack([
+        sparse.hstack([a, -eye, zero]),
+        sparse.hstack([-a, -eye, zero]),
+        sparse.hstack([a, zero, -eye]),
+        sparse.hstack([-a, zero, -eye]),
+    ])
+    limits = np.r_[np.ones(n), -np.ones(n), np.full(n, 1 + eps), np.full(n, eps - 1)]
+    cost = np.r_[np.zeros(p), np.full(n, inside), np.ones(n)]
+    result = linprog(cost, A_ub=constraints, b_ub=limits,
+                     bounds=[(None, None)] * p + [(0, None)] * (2 * n), method="highs")
+    if not result.success:
+        raise RuntimeError(f"band fit failed: {result.message}")
+    return result.x[:p] / scale
+
+
+HAT_FITS = {
+    "least squares": fit_relative,
+    "Huber 2%": fit_huber,
+    "band 4%": partial(fit_band, eps=0.04),
+    "band 6%": partial(fit_band, eps=0.06),
+    "band 8%": partial(fit_band, eps=0.08),
+}
 
 
 def _score(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
@@ -103,37 +149,88 @@ def _score(pred: np.ndarray, y: np.ndarray) -> tuple[float, float]:
     return 100 * float((np.abs(rel) <= 0.1).mean()), 100 * float(np.abs(rel).mean())
 
 
+def select_fit(x: np.ndarray, y: np.ndarray, folds: int = 5, seed: int = 0) -> str:
+    """The loss in HAT_FITS with the most out-of-fold predictions within ±10 % (then the lowest
+    MAPE), by cross-validation inside the rows given: call it with the training rows only."""
+    parts = np.array_split(np.random.default_rng(seed).permutation(len(y)), folds)
+    best: tuple[tuple[float, float], str] | None = None
+    for name, fit in HAT_FITS.items():
+        held_out = np.empty(len(y))
+        for part in parts:
+            keep = np.ones(len(y), dtype=bool)
+            keep[part] = False
+            held_out[part] = x[part] @ fit(x[keep], y[keep])
+        within, mape = _score(held_out, y)
+        key = (round(within, 1), -mape)
+        if best is None or key > best[0]:
+            best = (key, name)
+    assert best is not None
+    return best[1]
+
+
+def drift_diagnostic(x: np.ndarray, y: np.ndarray,
+                     half_window: int = 25) -> tuple[np.ndarray, np.ndarray]:
+    """Diagnostic only, from all rows and their order; no predictor here uses it.
+
+    HAT's CSVs hold blocks of rows measured ~20 % slower (e.g. IWSLT rows 50-350, WMT'19 rows
+    550-750): the device's state drifted during collection. A row's session factor is the median
+    ratio of measured to fitted latency over its neighbours in collection order, relative to the
+    file's usual ratio.
+
+    Returns:
+        (drifted, reachable): rows whose session factor alone puts a drift-free prediction off by
+        more than 10 %; rows a perfect drift-free architecture model gets within ±10 % (all
+        others, plus drifted rows whose own ratio to the drift-free fit is within the band).
+    """
+    log_ratio = np.log(y / (x @ fit_huber(x, y)))
+    log_ratio -= np.median(log_ratio)
+    local = np.array([np.median(log_ratio[max(0, i - half_window):i + half_window + 1])
+                      for i in range(len(y))])
+    drifted = np.abs(np.exp(-local) - 1) > 0.1
+    return drifted, ~drifted | (np.abs(np.exp(-log_ratio) - 1) <= 0.1)
+
+
 def hat_benchmark(seeds: int = 3) -> None:
     print("HAT latency datasets: fit on 20 % of the rows, predict the other 80 % "
           f"(mean of {seeds} seeds)")
-    print(f"{'file':<28} {'A':>5} {'B':>5} {'C':>5} {'D':>5} {'E':>5} | {'ours':>6} {'MAPE':>5}"
-          f" | {'ours+session':>12} {'MAPE':>5}")
+    print(f"{'file':<26} {'A':>5} {'B':>5} {'C':>5} {'D':>5} {'E':>5} | {'ours':>5} {'MAPE':>4}"
+          f"  {'loss (seeds)':<16} | {'drift':>5} {'ceiling':>7}")
+    short = []
     for path in sorted(HAT_DIR.glob("*.csv")):
         name = path.stem.removesuffix("_all")
         d = pd.read_csv(path)
         y = (d.latency_mean_encoder + d.latency_mean_decoder).to_numpy()
         x = hat_features(d, name.split("_")[0])
-        plain, drift = [], []
+        drifted, reachable = drift_diagnostic(x, y)
+        scores, chosen, drift_share, ceiling = [], [], [], []
         for seed in range(seeds):
             order = np.random.default_rng(seed).permutation(len(y))
             n_fit = len(y) // 5
-            tr, te = np.sort(order[:n_fit]), order[n_fit:]
-            w = fit_relative(x[tr], y[tr])
-            plain.append(_score(x[te] @ w, y[te]))
-            # Alternate: session factors from the residuals, then the fit on corrected targets.
-            for _ in range(2):
-                res = np.log(y[tr] / (x[tr] @ w))
-                own = session_correction(tr, res, tr)
-                w = fit_relative(x[tr], y[tr] / np.exp(own))
-            res = np.log(y[tr] / (x[tr] @ w))
-            drift.append(_score(x[te] @ w * np.exp(session_correction(tr, res, te)), y[te]))
+            tr, te = order[:n_fit], order[n_fit:]
+            loss = select_fit(x[tr], y[tr], seed=seed)
+            chosen.append(loss)
+            scores.append(_score(x[te] @ HAT_FITS[loss](x[tr], y[tr]), y[te]))
+            drift_share.append(100 * drifted[te].mean())
+            ceiling.append(100 * reachable[te].mean())
         a, b, c, dd, e = BASELINES[name]
-        p, q = np.mean(plain, axis=0), np.mean(drift, axis=0)
-        print(f"{name:<28} {a:5.1f} {b:5.1f} {c:5.1f} {dd:5.1f} {e:5.1f} | {p[0]:6.1f} {p[1]:5.1f}"
-              f" | {q[0]:12.1f} {q[1]:5.1f}")
-    print("A-E: hardware-costs.md §3.3 (80/20 splits there; 20/80 here). 'ours': structural "
-          "weighted least squares on the architecture alone. 'ours+session': plus the "
-          "measurement-session factor of the nearest training rows in collection order.")
+        p = np.mean(scores, axis=0)
+        top = max(set(chosen), key=chosen.count)
+        picked = f"{top} ×{chosen.count(top)}"
+        print(f"{name:<26} {a:5.1f} {b:5.1f} {c:5.1f} {dd:5.1f} {e:5.1f} | {p[0]:5.1f} {p[1]:4.1f}"
+              f"  {picked:<16} | {np.mean(drift_share):5.1f} {np.mean(ceiling):7.1f}")
+        if p[0] < 90:
+            short.append((name, p[0], np.mean(ceiling)))
+    print(textwrap.fill(
+        "A-E: hardware-costs.md §3.3 (80/20 splits there; 20/80 here). ours: % within ±10 % and "
+        "MAPE of the structural model (hat_features) from the architecture alone, its loss chosen "
+        "per file by 5-fold cross-validation inside the 20 % (most common choice shown). drift: % "
+        "of test rows in a block measured more than 10 % off the file's usual speed; ceiling: % "
+        "of test rows a perfect drift-free architecture model gets within ±10 % (repeat noise "
+        "aside). Both come from "
+        "all rows and their order (drift_diagnostic); no predictor uses them.", width=99))
+    for name, ours, top in short:
+        cause = "its drifted rows cap it" if top < 90 else "the model falls short"
+        print(f"{name}: {ours:.1f} % < 90 %, ceiling {top:.1f} %: {cause}.")
 
 
 def cpu_benchmark(storage_url: str, n_archs: int, n_calibration: int, repeats: int,

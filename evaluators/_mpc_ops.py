@@ -16,6 +16,9 @@ RING_BYTES = 8
 EXP_ITERATIONS = 8
 RECIPROCAL_ITERATIONS = 10
 INV_SQRT_ITERATIONS = 3
+# sigmoid (and tanh = 2·sigmoid(2x) - 1) overrides these inside its reciprocal method.
+SIGMOID_EXP_ITERATIONS = 9
+SIGMOID_RECIPROCAL_ITERATIONS = 3
 # A2B conversion (one AND), a 6-level carry-lookahead adder over 64 bits (two ANDs per level),
 # then one single-bit B2A: an AND opens two 64-bit words.
 _COMPARE_ROUNDS = 1 + 6 + 1
@@ -62,6 +65,19 @@ def total(costs: list[MPCCost]) -> MPCCost:
 def mul(n: float) -> MPCCost:
     """Elementwise product of two secret tensors: open x - a and y - b (Beaver)."""
     return MPCCost(1, 2 * RING_BYTES * n, 2 * n)
+
+
+def scale(n: float, factors: float) -> MPCCost:
+    """Product of n secret elements with ``factors`` secret factors broadcast over them (one per
+    row, or one per column): Beaver opens both masked operands, each at its own size, in one
+    batched round."""
+    return MPCCost(1, RING_BYTES * (n + factors), n + factors)
+
+
+def select(n: float) -> MPCCost:
+    """``crypten.where(c, x, y)`` with a secret condition: c·x + (1 - c)·y, two products that the
+    code issues one after the other."""
+    return mul(n).repeat(2)
 
 
 def square(n: float) -> MPCCost:
@@ -116,16 +132,17 @@ def _tie_break(rows: float, n: int) -> MPCCost:
 def max_rows(rows: float, n: int) -> MPCCost:
     """Row max as CrypTen's ``max(dim)`` runs it with ``max_method="log_reduction"``.
 
-    ⌊ln n⌋ halving steps of compare-and-select; a pairwise argmax over the remainder (all-pairs
-    comparison, a product tree, a tie break, a select); then, because ``max(dim)`` also returns
-    the one-hot argmax that softmax discards, an equality test and a tie break over all n.
+    ⌊ln n⌋ halving steps of a comparison and a ``where``; a pairwise argmax over the remainder
+    (all-pairs comparison, a product tree, a tie break, a select); then, because ``max(dim)``
+    also returns the one-hot argmax that softmax discards, an equality test and a tie break over
+    all n.
     """
     steps = int(math.log(n)) if n > 1 else 0
     cost = ZERO
     width = n
     for _ in range(steps):
         half = width // 2
-        cost = cost + compare(rows * half) + mul(rows * half)
+        cost = cost + compare(rows * half) + select(rows * half)
         width = half + width % 2
     if width > 1:
         cost = cost + compare(rows * width * (width - 1))
@@ -139,23 +156,30 @@ def max_rows(rows: float, n: int) -> MPCCost:
 
 def softmax(rows: float, n: int) -> MPCCost:
     """CrypTen softmax: max, subtract, exp, sum, reciprocal (declared positive), multiply."""
-    return max_rows(rows, n) + exp(rows * n) + reciprocal(rows, all_pos=True) + mul(rows * n)
+    normalise = reciprocal(rows, all_pos=True) + scale(rows * n, rows)
+    return max_rows(rows, n) + exp(rows * n) + normalise
 
 
 def relu_softmax(rows: float, n: int, *, all_pos: bool = False) -> MPCCost:
     """2ReLU / RSAttn: ReLU(x) / Σ ReLU(x); a plain division does not declare positivity."""
-    return relu(rows * n) + reciprocal(rows, all_pos=all_pos) + mul(rows * n)
+    return relu(rows * n) + reciprocal(rows, all_pos=all_pos) + scale(rows * n, rows)
 
 
 def quad_softmax(rows: float, n: int, *, all_pos: bool = False) -> MPCCost:
     """2Quad: (x + c)² / Σ (x + c)²; MPCFormer writes the square as a product (x + c)·(x + c)."""
-    return mul(rows * n) + reciprocal(rows, all_pos=all_pos) + mul(rows * n)
+    return mul(rows * n) + reciprocal(rows, all_pos=all_pos) + scale(rows * n, rows)
 
 
 def gelu(n: float) -> MPCCost:
-    """tanh-form GeLU with hardtanh for tanh (MPCFormer's baseline): x³, a stacked ReLU pair for
-    the clamp, one product."""
-    return square(n) + mul(n) + relu(2 * n) + mul(n)
+    """0.5x(1 + tanh(√(2/π)(x + 0.044715x³))), the tanh form of BERT's GeLU, with CrypTen's
+    default tanh: x³ as a square and a product, one sigmoid (the scalings are public), a product.
+
+    CrypTen has no GeLU. MPCFormer's utils.py writes this form with hardtanh for tanh, a ReLU
+    over 2n elements: at BERT-Base sizes exactly the ReLU of its 2ReLU attention, yet its
+    published GeLU time is below 2ReLU - 2Quad, what that ReLU less a product costs
+    (benchmarks/mpc.py prints both). CrypTen's tanh compares once per element and fits.
+    """
+    return square(n) + mul(n) + sigmoid(n) + mul(n)
 
 
 def quad(n: float) -> MPCCost:
@@ -165,8 +189,11 @@ def quad(n: float) -> MPCCost:
 
 
 def sigmoid(n: float) -> MPCCost:
-    """1 / (1 + exp(-|x|)) with the sign folded back (CrypTen's reciprocal method)."""
-    return compare(n) + mul(n) + exp(n) + reciprocal(n, all_pos=True) + mul(n)
+    """CrypTen's default ("reciprocal") sigmoid: s = [x < 0], |x| = x·(1 - 2s),
+    1 / (1 + exp(-|x|)) with its own overrides (exp by 9 squarings; 3 Newton steps from the public
+    guess 0.75, so the first step is local), then ``where`` picks σ or 1 - σ."""
+    newton = (square(n) + mul(n)).repeat(SIGMOID_RECIPROCAL_ITERATIONS - 1)
+    return compare(n) + mul(n) + square(n).repeat(SIGMOID_EXP_ITERATIONS) + newton + select(n)
 
 
 def silu(n: float) -> MPCCost:
@@ -175,8 +202,9 @@ def silu(n: float) -> MPCCost:
 
 def norm(rows: float, cols: int) -> MPCCost:
     """LayerNorm or RMSNorm: mean and centring are local; variance, 1/sqrt per row, scale by the
-    inverse and by the secret gain."""
-    return square(rows * cols) + inv_sqrt(rows) + mul(rows * cols) + mul(rows * cols)
+    inverse (one per row) and by the secret gain (one per column)."""
+    n = rows * cols
+    return square(n) + inv_sqrt(rows) + scale(n, rows) + scale(n, cols)
 
 
 ACTIVATIONS = {"gelu": gelu, "relu": relu, "quad": quad}

@@ -34,11 +34,32 @@ def test_crypten_primitive_counts() -> None:
     assert ops.mul(10) == ops.MPCCost(1, 160, 20)
     assert ops.square(10).bytes == 80
     assert ops.matmul(1, 4, 8, 2).bytes == 8 * (32 + 16)
+    # A broadcast product opens each masked operand at its own size, in one batched round.
+    assert ops.scale(100, 10) == ops.MPCCost(1, 8 * 110, 110)
+    assert ops.select(10) == ops.mul(10).repeat(2)
     assert ops.exp(1).rounds == 8
     assert ops.reciprocal(1, all_pos=True).rounds == 28
-    # A row max over n = 512 takes ⌊ln 512⌋ = 6 halving steps of 9 rounds each.
-    halving = 6 * (ops.compare(1).rounds + 1)
-    assert ops.max_rows(1, 512).rounds > halving
+    # Sign, |x|, exp by 9 squarings, 2 non-local Newton steps, where.
+    assert ops.sigmoid(1).rounds == 8 + 1 + 9 + 2 * 2 + 2
+    # Row max over 512: 6 halving steps (comparison, where), a pairwise max over the 8 left
+    # (comparison, 3-level product tree, tie break, select), then the one-hot argmax.
+    halving = 6 * (8 + 2)
+    pairwise = 8 + 3 + (1 + 8) + 1
+    argmax = 7 + (1 + 8)
+    assert ops.max_rows(1, 512).rounds == halving + pairwise + argmax
+
+
+def test_softmax_family_divides_by_one_secret_factor_per_row() -> None:
+    rows, n = 64, 512
+    division = ops.relu_softmax(rows, n).bytes - ops.relu(rows * n).bytes
+    assert division == ops.reciprocal(rows, all_pos=False).bytes + 8 * (rows * n + rows)
+
+
+def test_gelu_compares_each_element_once() -> None:
+    # CrypTen's tanh goes through one sigmoid; a hardtanh clamp would compare twice per element.
+    n = 1000
+    assert ops.gelu(n).bytes < ops.relu(2 * n).bytes
+    assert ops.gelu(n).bytes - ops.sigmoid(n).bytes == 8 * (1 + 2 + 2) * n
 
 
 def test_softmax_costs_more_rounds_than_relu_softmax_than_2quad() -> None:
@@ -54,16 +75,25 @@ def test_mpcformer_attention_anchor_within_15_percent() -> None:
         assert ours == pytest.approx(seconds, rel=0.15), kind
 
 
-def test_mpcvit_rsattn_head_is_a_check_within_15_percent() -> None:
+def test_mpcformer_activation_checks_within_15_percent() -> None:
+    assert _seconds(_bert("softmax", "gelu"), "activation:gelu") == pytest.approx(11.0, rel=0.15)
+    assert _seconds(_bert("softmax", "quad"), "activation:quad") == pytest.approx(0.5, rel=0.15)
+
+
+def test_mpcvit_heads_and_searched_models() -> None:
     def total(kind: str) -> float:
         breakdown = mpc_breakdown(vit(256, 7, 4, 32, mixer={"type": kind, "heads": 4,
                                                                "head_dim": 64}))
         return sum(sum(MPC_NETWORKS["mpc-wan"].time_s(c)) for c in breakdown.values())
 
     base = total("scale")
+    rs_head = (total("relu") - base) / 28
     assert base == pytest.approx(44.63, rel=0.15)
     assert (total("softmax") - base) / 28 == pytest.approx(2.414, rel=0.15)
-    assert (total("relu") - base) / 28 == pytest.approx(0.971, rel=0.15)
+    assert rs_head == pytest.approx(0.971, rel=0.15)
+    # The searched models (3, 9, 14, 20 RSAttn heads) were not fitted.
+    for n_rs, seconds in zip((3, 9, 14, 20), (48.03, 52.88, 58.66, 63.56), strict=True):
+        assert base + n_rs * rs_head == pytest.approx(seconds, rel=0.05)
 
 
 def test_fit_recovers_known_network() -> None:
