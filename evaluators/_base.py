@@ -5,6 +5,7 @@ from __future__ import annotations
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Callable
+from collections.abc import Sequence
 from typing import Any
 
 Report = Callable[[str, int, float], None]
@@ -32,8 +33,10 @@ class BaseEvaluator(ABC):
 
     ``__call__`` runs once per trial, in the worker; ``report(name, step, value)``, when given,
     receives intermediate values (e.g. validation accuracy during training) so the runner can
-    stop a trial early. ``metrics`` names what ``__call__`` returns, so a study can reject a
-    constraint on a metric nothing produces before any trial runs.
+    stop a trial early. ``evaluate_many`` runs instead for a batch of cheap trials (those that
+    report nothing), which the runner packs into one worker task. ``metrics`` names what
+    ``__call__`` returns, so a study can reject a constraint on a metric nothing produces
+    before any trial runs.
     """
 
     metrics: tuple[str, ...] = ()
@@ -41,6 +44,12 @@ class BaseEvaluator(ABC):
     @abstractmethod
     def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
         """Evaluate one architecture."""
+
+    def evaluate_many(self, archs: Sequence[Any]) -> list[dict[str, float]]:
+        """Evaluate several architectures, in order; override where a list is priced faster
+        than its items one by one. An exception fails the call as a whole: the runner then
+        evaluates each architecture alone, so the error lands on the one that raised."""
+        return [self(arch) for arch in archs]
 
     def __repr__(self) -> str:
         args = ", ".join(f"{k}={v!r}" for k, v in vars(self).items() if not k.endswith("_"))
@@ -70,3 +79,12 @@ class Compose(BaseEvaluator):
             result = ev(arch, report) if isinstance(ev, BaseEvaluator) else ev(arch)
             out.update({k: float(v) for k, v in dict(result).items()})
         return out
+
+    def evaluate_many(self, archs: Sequence[Any]) -> list[dict[str, float]]:
+        outs: list[dict[str, float]] = [{} for _ in archs]
+        for ev in self.evaluators:
+            results = (ev.evaluate_many(archs) if isinstance(ev, BaseEvaluator)
+                       else [ev(arch) for arch in archs])
+            for out, result in zip(outs, results, strict=True):
+                out.update({k: float(v) for k, v in dict(result).items()})
+        return outs

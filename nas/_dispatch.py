@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import inspect
+import math
 import signal
 import threading
 import time
@@ -24,6 +25,7 @@ import ray
 from ray.exceptions import RayError
 from ray.exceptions import RayTaskError
 
+from nas._pruners import Cutoffs
 from space import Architecture
 
 MAX_ERROR_CHARS = 4000
@@ -34,43 +36,113 @@ KILL_GRACE_S = 15.0
 
 
 def evaluate_batch(
-    evaluate: Callable[..., Any], arch_jsons: Sequence[str], timeout_s: float | None
+    evaluate: Callable[..., Any],
+    arch_jsons: Sequence[str],
+    timeout_s: float | None,
+    cutoffs: Cutoffs | None = None,
 ) -> list[dict[str, Any]]:
-    """Evaluate architectures one after another in this worker; never raises for a trial's error.
+    """Evaluate architectures in this worker; never raises for a trial's error.
 
     Architectures travel as canonical JSON, which the driver has anyway for the database and
-    which unpickles several times faster than ``Architecture`` objects.
+    which unpickles several times faster than ``Architecture`` objects. A batch goes to the
+    evaluator's ``evaluate_many`` in one call where it has one (cost models price a list at
+    once); if that call fails, each trial runs alone so the error lands on the trial that
+    caused it.
 
-    Returns, per architecture, ``{"metrics": dict | None, "error": str | None, "values":
-    [(name, step, value), ...], "seconds": float}``. Intermediate values travel back with the
-    result because workers never write to the database.
+    Returns, per architecture, ``{"metrics": dict | None, "error": str | None, "pruned":
+    bool, "values": [(name, step, value), ...], "seconds": float}``. Intermediate values
+    travel back with the result because workers never write to the database; ``cutoffs``
+    stops a trial (``pruned``) at the first reported value that falls behind them.
     """
-    wants_report = _accepts_report(evaluate)
-    out = []
     with _alarm(timeout_s) as arm:
-        for text in arch_jsons:
-            values: list[tuple[str, int, float]] = []
-            start = time.perf_counter()
-            try:
-                arch = Architecture.from_json(text)
-                arm(timeout_s)
-                if wants_report:
-                    keep = values.append
-                    metrics = evaluate(arch, report=lambda n, s, v, keep=keep: keep((n, s, v)))
-                else:
-                    metrics = evaluate(arch)
-                arm(None)
-                result = {"metrics": {str(k): float(v) for k, v in dict(metrics).items()},
-                          "error": None}
-            except TrialTimeout:
-                result = {"metrics": None, "error": timeout_message(timeout_s)}
-            except Exception:
-                arm(None)
-                result = {"metrics": None, "error": traceback.format_exc()[-MAX_ERROR_CHARS:]}
-            result["values"] = [(str(n), int(s), float(v)) for n, s, v in values]
-            result["seconds"] = time.perf_counter() - start
-            out.append(result)
+        if len(arch_jsons) > 1 and hasattr(evaluate, "evaluate_many"):
+            many = _evaluate_many(evaluate, arch_jsons, timeout_s, arm)
+            if many is not None:
+                return many
+        wants_report = accepts_report(evaluate)
+        return [_evaluate_one(evaluate, text, timeout_s, arm, wants_report, cutoffs)
+                for text in arch_jsons]
+
+
+def _evaluate_one(
+    evaluate: Callable[..., Any],
+    text: str,
+    timeout_s: float | None,
+    arm: Callable[[float | None], None],
+    wants_report: bool,
+    cutoffs: Cutoffs | None,
+) -> dict[str, Any]:
+    values: list[tuple[str, int, float]] = []
+    prunes = None if cutoffs is None else cutoffs.judge()
+
+    def report(name: str, step: int, value: float) -> None:
+        value = float(value)
+        # The database keeps finite values only; a NaN still stops the trial below.
+        if math.isfinite(value):
+            values.append((str(name), int(step), value))
+        if prunes is not None and prunes(str(name), int(step), value):
+            raise TrialPruned
+
+    start = time.perf_counter()
+    result: dict[str, Any] = {"metrics": None, "error": None, "pruned": False}
+    try:
+        arch = Architecture.from_json(text)
+        arm(timeout_s)
+        metrics = evaluate(arch, report=report) if wants_report else evaluate(arch)
+        arm(None)
+        result["metrics"], result["error"] = _checked(metrics)
+    except TrialTimeout:
+        result["error"] = timeout_message(timeout_s)
+    except TrialPruned:
+        arm(None)
+        result["pruned"] = True
+    except Exception:
+        arm(None)
+        result["error"] = traceback.format_exc()[-MAX_ERROR_CHARS:]
+    result["values"] = values
+    result["seconds"] = time.perf_counter() - start
+    return result
+
+
+def _evaluate_many(
+    evaluate: Any,
+    arch_jsons: Sequence[str],
+    timeout_s: float | None,
+    arm: Callable[[float | None], None],
+) -> list[dict[str, Any]] | None:
+    """The whole batch in one ``evaluate_many`` call, or None if that call failed."""
+    start = time.perf_counter()
+    try:
+        archs = [Architecture.from_json(text) for text in arch_jsons]
+        # One limit for the batch; over it, each trial runs again under its own limit.
+        arm(None if timeout_s is None else timeout_s * len(archs))
+        many = list(evaluate.evaluate_many(archs))
+        arm(None)
+    except (TrialTimeout, Exception):
+        arm(None)
+        return None
+    if len(many) != len(archs):
+        return None
+    seconds = (time.perf_counter() - start) / len(archs)
+    out = []
+    for metrics in many:
+        try:
+            checked, error = _checked(metrics)
+        except Exception:
+            checked, error = None, traceback.format_exc()[-MAX_ERROR_CHARS:]
+        out.append({"metrics": checked, "error": error, "pruned": False, "values": [],
+                    "seconds": seconds})
     return out
+
+
+def _checked(metrics: Any) -> tuple[dict[str, float] | None, str | None]:
+    """Metrics as ``{str: float}``, or an error naming a value the database cannot keep."""
+    out = {str(k): float(v) for k, v in dict(metrics).items()}
+    bad = [k for k, v in out.items() if not math.isfinite(v)]
+    if bad:
+        return None, (f"evaluate returned {bad[0]}={out[bad[0]]}; metrics must be finite "
+                      "numbers (drop the metric, or raise to fail the trial).")
+    return out, None
 
 
 def timeout_message(timeout_s: float | None) -> str:
@@ -80,6 +152,11 @@ def timeout_message(timeout_s: float | None) -> str:
 class TrialTimeout(BaseException):
     """Raised inside a trial that ran past its limit; a BaseException so that an evaluate
     catching ``Exception`` cannot swallow it."""
+
+
+class TrialPruned(BaseException):
+    """Raised from ``report`` in a trial that fell behind the pruner's cutoffs; a
+    BaseException for the same reason as ``TrialTimeout``."""
 
 
 @contextlib.contextmanager
@@ -107,7 +184,7 @@ def _alarm(timeout_s: float | None) -> Iterator[Callable[[float | None], None]]:
         signal.signal(signal.SIGALRM, previous)
 
 
-def _accepts_report(evaluate: Callable[..., Any]) -> bool:
+def accepts_report(evaluate: Callable[..., Any]) -> bool:
     try:
         return "report" in inspect.signature(evaluate).parameters
     except (TypeError, ValueError):
@@ -142,9 +219,9 @@ class Pool:
         gpus: GPUs (or a fraction) per task.
         timeout_s: Per-trial limit, enforced in the worker; the driver kills a task only when
             it overruns its trials' limits by ``KILL_GRACE_S``.
-        warm: Empty tasks to send at once, so that many worker processes import this module
-            and the evaluator's (torch, typically: seconds) while the driver opens the
-            database and builds the searcher.
+        workers: Tasks that run at once. As many empty tasks go out at once, so that the worker
+            processes import this module and the evaluator's (torch, typically: seconds) while
+            the driver opens the database and builds the searcher.
     """
 
     def __init__(
@@ -154,32 +231,40 @@ class Pool:
         cpus: float,
         gpus: float,
         timeout_s: float | None,
-        warm: int = 0,
+        workers: int,
     ) -> None:
         self._evaluate_ref = ray.put(evaluate)
         self._remote = ray.remote(evaluate_batch).options(
             num_cpus=cpus, num_gpus=gpus, max_retries=0
         )
         self._timeout_s = timeout_s
+        self._workers = workers
         self._tasks: dict[ray.ObjectRef, Task] = {}
+        self._trials = 0
         # Their results are never read: an evaluate that fails to load fails the first trial.
-        self._warming = [self._remote.remote(self._evaluate_ref, [], None) for _ in range(warm)]
+        self._warming = [self._remote.remote(self._evaluate_ref, [], None)
+                         for _ in range(workers)]
 
     def __len__(self) -> int:
         return len(self._tasks)
 
-    def trial_ids(self) -> list[int | None]:
-        """Ids of every trial in flight."""
-        return [tid for task in self._tasks.values() for tid in task.trial_ids]
+    @property
+    def trials(self) -> int:
+        """Trials in flight."""
+        return self._trials
 
-    def submit(self, trial_ids: list[int | None], archs: list[Any]) -> None:
-        now = time.monotonic()
+    def submit(self, trial_ids: list[int | None], archs: list[Any],
+               cutoffs: Cutoffs | None = None) -> None:
+        """Send one task; beyond ``workers`` tasks it waits in Ray's queue for a free worker."""
         deadline = None
         if self._timeout_s is not None:
-            deadline = now + self._timeout_s * len(archs) + KILL_GRACE_S
+            # A queued task may first wait for every trial in flight, each up to its limit.
+            waits = self._trials if len(self._tasks) >= self._workers else 0
+            deadline = time.monotonic() + self._timeout_s * (len(archs) + waits) + KILL_GRACE_S
         ref = self._remote.remote(self._evaluate_ref, [a.to_json() for a in archs],
-                                  self._timeout_s)
+                                  self._timeout_s, cutoffs)
         self._tasks[ref] = Task(trial_ids, archs, deadline)
+        self._trials += len(archs)
 
     def wait(self, timeout: float) -> list[Outcome]:
         """Outcomes of every task finished within ``timeout`` seconds (may be none)."""
@@ -200,7 +285,7 @@ class Pool:
             if task.deadline is not None and now >= task.deadline:
                 # force=True kills the worker process: a hung trial cannot hold its slot.
                 ray.cancel(ref, force=True)
-                del self._tasks[ref]
+                self._pop(ref)
                 outcomes.append(Outcome(task, timed_out=True))
         return outcomes
 
@@ -210,10 +295,16 @@ class Pool:
         for ref in self._tasks:
             ray.cancel(ref, force=True)
         self._tasks.clear()
+        self._trials = 0
         return tasks
 
-    def _collect(self, ref: ray.ObjectRef) -> Outcome:
+    def _pop(self, ref: ray.ObjectRef) -> Task:
         task = self._tasks.pop(ref)
+        self._trials -= len(task.archs)
+        return task
+
+    def _collect(self, ref: ray.ObjectRef) -> Outcome:
+        task = self._pop(ref)
         try:
             return Outcome(task, results=ray.get(ref, timeout=0))
         except RayTaskError as exc:
@@ -226,4 +317,4 @@ class Pool:
 
 
 def _failure(message: str) -> dict[str, Any]:
-    return {"metrics": None, "error": message, "values": [], "seconds": 0.0}
+    return {"metrics": None, "error": message, "pruned": False, "values": [], "seconds": 0.0}

@@ -83,15 +83,16 @@ class Progress:
             if best is None or (value < best if direction == "min" else value > best):
                 self._best[name] = value
 
-    def update(self, complete: int, running: int, failed: int) -> None:
+    def update(self, complete: int, running: int, failed: int, pruned: int = 0) -> None:
         if self._live is not None:
-            self._live.update(Text(self.line(complete, running, failed)))
+            self._live.update(Text(self.line(complete, running, failed, pruned)))
 
-    def line(self, complete: int, running: int, failed: int) -> str:
-        finished = complete + failed
+    def line(self, complete: int, running: int, failed: int, pruned: int = 0) -> str:
+        finished = complete + failed + pruned
         best = ", ".join(f"{k} {v:.4g}" for k, v in self._best.items()) or "-"
+        stopped = f", {pruned} pruned" if pruned else ""
         return (
-            f"{self._study}: {complete} done, {running} running, {failed} failed "
+            f"{self._study}: {complete} done, {running} running, {failed} failed{stopped} "
             f"of {self._target} | best {best} | ETA {self._eta(finished)}"
         )
 

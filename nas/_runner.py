@@ -29,6 +29,8 @@ from nas._feasible import feasibility_check
 from nas._progress import Progress
 from nas._progress import log_path
 from nas._progress import study_logger
+from nas._pruners import BasePruner
+from nas._pruners import make_pruner
 from nas._study import Study
 from nas.searchers import BaseSearcher
 from nas.searchers import make_searcher
@@ -41,9 +43,11 @@ FINISHED = ("COMPLETE", "FAILED", "PRUNED")
 # second for the progress line and the searcher.
 TASK_SECONDS = 0.25
 MAX_BATCH = 2000
-# The searcher's state (its whole history) is written at most this often; what a killed driver
-# did not save is told again from the database's finished trials on resume.
+# The searcher's state (its whole history) is written at most this often, and at most once per
+# SAVE_SHARE of the time since the last save took, since it grows with the study; what a killed
+# driver did not save is told again from the database's finished trials on resume.
 SAVE_EVERY_S = 2.0
+SAVE_SHARE = 20
 POLL_S = 0.25
 
 
@@ -126,7 +130,7 @@ def run(
     try:
         _refuse_sqlite_on_cluster(storage)
         pool = Pool(study.evaluate, cpus=study.cpus, gpus=study.gpus, timeout_s=study.timeout_s,
-                    warm=workers)
+                    workers=workers)
         with storage_mod.connect(storage) as db, \
                 study_logger(log_path(log_dir, study.name)) as logger:
             _open_study(db, study, resume)
@@ -188,7 +192,9 @@ def _open_study(db: Any, study: Study, resume: bool) -> None:
             searcher=study.searcher,
             space_hash=study.space.hash,
             settings={"trials": study.trials, "retries": study.retries,
-                      "timeout_s": study.timeout_s, "resources": dict(study.resources or {})},
+                      "timeout_s": study.timeout_s, "resources": dict(study.resources or {}),
+                      "pruner": study.pruner,
+                      "pruner_options": dict(study.pruner_options or {})},
         )
         return
     if dict(stored["objectives"]) != dict(study.objectives):
@@ -230,6 +236,9 @@ class _Driver:
         self.known = {t["arch_id"] for t in trials}
         self._queue_initial()
         self.searcher = self._searcher(seed, url, [t for t in trials if t["state"] in FINISHED])
+        self.pruner: BasePruner | None = None
+        if study.pruner is not None:
+            self.pruner = make_pruner(study.pruner, study.objectives, study.pruner_options)
         self.pool = pool
         self.retry: list[tuple[int | None, Architecture]] = []
         self.attempts: dict[str, int] = {}
@@ -237,6 +246,7 @@ class _Driver:
         self.exhausted = False
         self.batch = 1
         self.saved_at = time.monotonic()
+        self.save_s = 0.0
         self.progress = Progress(study.name, study.trials, sum(self.finished.values()),
                                  dict(study.objectives), quiet)
         for t in trials:
@@ -307,16 +317,20 @@ class _Driver:
             self.known.update(a.id for a in new)
 
     def _need(self) -> int:
-        busy = len(self.pool.trial_ids()) + len(self.retry)
+        busy = self.pool.trials + len(self.retry)
         return self.study.trials - sum(self.finished.values()) - busy
 
     def _fill(self) -> None:
-        while len(self.pool) < self.workers:
+        # Batches of cheap trials queue a second task per worker, so that a worker starts its
+        # next batch at once while the driver records the last one and asks for more.
+        slots = self.workers * (2 if self.batch > 1 else 1)
+        while len(self.pool) < slots:
             batch = self._next_batch()
             if not batch:
                 return
             ids, archs = zip(*batch, strict=True)
-            self.pool.submit(list(ids), list(archs))
+            cutoffs = None if self.pruner is None else self.pruner.cutoffs()
+            self.pool.submit(list(ids), list(archs), cutoffs)
 
     def _next_batch(self) -> list[tuple[int | None, Architecture]]:
         """Trials for one task: retries first, then queued ones, then the searcher's.
@@ -376,18 +390,24 @@ class _Driver:
     ) -> None:
         plain = []
         for (tid, arch), result in zip(pairs, results, strict=True):
-            error = result["error"] or self._missing_objective(result["metrics"])
-            if tid is None and error is None and not result["values"]:
+            pruned, values = result["pruned"], result["values"]
+            error = None if pruned else (
+                result["error"] or self._missing_objective(result["metrics"]))
+            if tid is None and error is None and not pruned and not values:
                 plain.append((arch, result["metrics"]))
                 continue
             tid = self._start(arch) if tid is None else tid
-            for name, step, value in result["values"]:
+            for name, step, value in values:
                 self.db.report(tid, name, step, value)
-            if error is None:
+            if pruned:
+                self._prune(tid, arch, values)
+            elif error is None:
                 self.db.finish_trial(tid, result["metrics"], state="COMPLETE")
                 self._complete(arch, result["metrics"])
             else:
                 self._fail(tid, arch, error)
+            if self.pruner is not None and error is None:
+                self.pruner.observe(values, "PRUNED" if pruned else "COMPLETE")
         if plain:
             # Batched cheap trials: one transaction for all of them.
             self.db.add_results(self.study.name,
@@ -395,6 +415,18 @@ class _Driver:
                                 searcher=self.study.searcher)
             for arch, metrics in plain:
                 self._complete(arch, metrics)
+
+    def _prune(self, tid: int, arch: Architecture, values: list[tuple[str, int, float]]) -> None:
+        """Record a trial the pruner stopped, keeping its last value of the watched metric."""
+        assert self.pruner is not None
+        watched = [(step, value) for name, step, value in values if name == self.pruner.metric]
+        last = {self.pruner.metric: watched[-1][1]} if watched else {}
+        self.db.finish_trial(tid, last, state="PRUNED")
+        self.finished["PRUNED"] += 1
+        # As on resume, where any state but COMPLETE is told as a failure.
+        where = f"at step {watched[-1][0]}" if watched else "before any value"
+        self.searcher.tell_failure(arch, f"pruned {where}")
+        self.log.info("trial %d PRUNED %s", tid, where)
 
     def _missing_objective(self, metrics: dict[str, float] | None) -> str | None:
         missing = [m for m in self.study.objectives if m not in (metrics or {})]
@@ -427,21 +459,30 @@ class _Driver:
         self.retry.append((tid, arch))
 
     def _adapt_batch(self, outcome: Outcome) -> None:
+        results = outcome.results or []
+        if any(r["values"] or r["pruned"] for r in results):
+            # Trials that report intermediate values (training) run one per task: the database
+            # shows them RUNNING, and the pruner judges each against the latest cutoffs.
+            self.batch = 1
+            return
         # Failures say nothing about how long a trial takes (they often fail at once).
-        times = [r["seconds"] for r in outcome.results or [] if r["error"] is None]
+        times = [r["seconds"] for r in results if r["error"] is None]
         if times:
             per_trial = sum(times) / len(times)
             self.batch = max(1, min(MAX_BATCH, int(TASK_SECONDS / max(per_trial, 1e-6))))
 
     def _save_state(self, *, force: bool) -> None:
-        if force or time.monotonic() - self.saved_at >= SAVE_EVERY_S:
+        since = time.monotonic() - self.saved_at
+        if force or since >= max(SAVE_EVERY_S, SAVE_SHARE * self.save_s):
+            start = time.monotonic()
             self.db.save_searcher_state(self.study.name, self.searcher.state_dict())
             self.saved_at = time.monotonic()
+            self.save_s = self.saved_at - start
 
     def _show(self) -> None:
-        running = len(self.pool.trial_ids()) + len(self.retry)
-        self.progress.update(self.finished["COMPLETE"], running,
-                             self.finished["FAILED"] + self.finished["PRUNED"])
+        running = self.pool.trials + len(self.retry)
+        self.progress.update(self.finished["COMPLETE"], running, self.finished["FAILED"],
+                             self.finished["PRUNED"])
 
     def _interrupt(self) -> None:
         """Ctrl-C: kill running tasks and put their trials back in the queue."""

@@ -36,6 +36,13 @@ class Study:
         retries: How often a trial whose worker process died is re-run before it is FAILED.
         initial: Architectures (or their dicts) to evaluate before the searcher's own, e.g.
             published baselines; each is queued once per study and counts toward ``trials``.
+        pruner: None (the default: every trial runs to the end), ``"median"`` or
+            ``"halving"``: stop trials whose intermediate values (``report(name, step,
+            value)``, e.g. ``TrainEvaluator``'s validation accuracy) fall behind the finished
+            trials'. They end PRUNED, keeping their last value. See ``nas/README.md``.
+        pruner_options: Keyword arguments of the pruner, e.g. ``{"min_trials": 8,
+            "warmup_steps": 50}``; ``metric`` (default: the first objective) names the
+            intermediate value it watches.
 
     Raises:
         UserError: If any argument breaks a rule; the message names the value and the fix.
@@ -53,6 +60,8 @@ class Study:
     timeout_s: float | None = None
     retries: int = 1
     initial: Sequence[Any] = ()
+    pruner: str | None = None
+    pruner_options: Mapping[str, Any] | None = None
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "constraints", tuple(self.constraints))
@@ -62,6 +71,7 @@ class Study:
         self._check_objectives()
         self._check_searcher()
         self._check_constraints()
+        self._check_pruner()
 
     @property
     def cpus(self) -> float:
@@ -190,6 +200,26 @@ class Study:
                     f"checked: {source} makes {sorted(made)}. Constrain one of those, or give "
                     "the constraint a device whose cost model makes it."
                 )
+
+    def _check_pruner(self) -> None:
+        if self.pruner is None:
+            if self.pruner_options:
+                raise UserError(
+                    f"Study {self.name!r}: pruner_options are given but pruner is None. Name "
+                    "a pruner ('median' or 'halving') or drop the options."
+                )
+            return
+        from nas._dispatch import accepts_report
+        from nas._pruners import make_pruner
+
+        make_pruner(self.pruner, self.objectives, self.pruner_options)
+        if not accepts_report(self.evaluate):
+            raise UserError(
+                f"Study {self.name!r}: pruner {self.pruner!r} stops trials on the values "
+                "evaluate reports, but evaluate takes no `report` argument. Give it one "
+                "(def evaluate(arch, report=None) and call report(name, step, value)), use a "
+                "built-in evaluator, or drop the pruner."
+            )
 
 
 def _declared_metrics(evaluate: Any) -> tuple[str, ...] | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import os
 import signal
 import subprocess
@@ -16,6 +17,7 @@ import ray.cloudpickle
 
 import nas
 import storage
+from evaluators import BaseEvaluator
 from nas import UserError
 from space import Constraint
 from space import Space
@@ -59,6 +61,28 @@ def slow_or_broken(arch) -> dict[str, float]:
     if arch["b"] % 2:
         raise ValueError(f"odd b={arch['b']}")
     return bowl(arch)
+
+
+def nan_for_odd_a(arch) -> dict[str, float]:
+    return {"loss": math.nan if arch["a"] % 2 else bowl(arch)["loss"]}
+
+
+class PricedInBatches(BaseEvaluator):
+    """Prices a list at once, notes each batch size in ``folder``, and refuses a = 13."""
+
+    metrics = ("loss",)
+
+    def __init__(self, folder: str) -> None:
+        self.folder = folder
+
+    def __call__(self, arch, report=None) -> dict[str, float]:
+        if arch["a"] == 13:
+            raise ValueError("a = 13 has no price")
+        return bowl(arch)
+
+    def evaluate_many(self, archs):
+        (Path(self.folder) / f"batch-{len(archs)}-{os.getpid()}-{time.time_ns()}").touch()
+        return [self(arch) for arch in archs]
 
 
 def on_which_node(arch, marker_dir: str) -> dict[str, float]:
@@ -167,6 +191,34 @@ class TestLocal:
                      log_dir=tmp_path)
         assert result.complete == 400 == len({t["arch_id"] for t in
                                               storage.connect(url).trials("cheap")})
+
+    def test_batches_go_to_evaluate_many_and_errors_stay_with_their_trial(self, tmp_path):
+        url = f"sqlite:///{tmp_path / 'studies.db'}"
+        folder = tmp_path / "batches"
+        folder.mkdir()
+        # Every architecture of the space, so the 20 with a = 13 are among them.
+        result = nas.run(study("many", PricedInBatches(str(folder)), trials=400), storage=url,
+                         workers=2, quiet=True, log_dir=tmp_path)
+        assert max(int(p.name.split("-")[1]) for p in folder.iterdir()) > 1
+        trials = storage.connect(url).trials("many")
+        assert (result.complete, result.failed) == (380, 20)
+        for t in trials:
+            if t["arch"]["a"] == 13:
+                assert t["state"] == "FAILED" and "ValueError: a = 13 has no price" in t["error"]
+            else:
+                assert t["state"] == "COMPLETE" and t["metrics"] == bowl(t["arch"])
+
+    def test_a_non_finite_metric_fails_its_trial(self, tmp_path):
+        url = f"sqlite:///{tmp_path / 'studies.db'}"
+        result = nas.run(study("nan", nan_for_odd_a, trials=60), storage=url, workers=2,
+                         quiet=True, log_dir=tmp_path)
+        assert result.complete + result.failed == 60
+        for t in storage.connect(url).trials("nan"):
+            if t["arch"]["a"] % 2:
+                assert t["state"] == "FAILED"
+                assert t["error"].startswith("evaluate returned loss=nan; metrics must be finite")
+            else:
+                assert t["state"] == "COMPLETE"
 
 
 @pytest.mark.slow
