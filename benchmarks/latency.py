@@ -9,13 +9,14 @@ cpu`). Calibrates on --calibration random architectures of the two calibration s
 measures --archs fresh ones (median of repeats, batch 1 and 8) and compares with the prediction.
 Also times vectorised prediction. Run on a quiet machine:
 
-    nas profile --device cpu --storage sqlite:///bench.db
+    nas profile --device cpu --quick --storage sqlite:///bench.db
     python benchmarks/latency.py --storage sqlite:///bench.db
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 import textwrap
 import time
@@ -249,13 +250,17 @@ def cpu_benchmark(storage_url: str, n_archs: int, n_calibration: int, repeats: i
           f"(× batch sizes {v['batch_sizes']}); intra-op threads {v['threads']} (as profiled)")
     model = evaluators.load_latency_model("cpu", storage_url)
     torch.set_num_threads(int(v["threads"]))
-    archs = evaluators.sample_calibration_archs(n_archs + n_calibration, seed + 1)[n_calibration:]
+    seen = {json.dumps(a, sort_keys=True)
+            for a in evaluators.sample_calibration_archs(n_calibration, seed)}
+    archs = [a for a in evaluators.sample_calibration_archs(n_archs + n_calibration, seed + 1)
+             if json.dumps(a, sort_keys=True) not in seen][:n_archs]
+    measured = evaluators.measure_latencies(archs, (1, 8), repeats=repeats, seed=seed + 1)
     rows = []
     for i, arch in enumerate(archs):
-        for b in (1, 8):
-            measured = evaluators.measure_latency_ms(arch, b, repeats=repeats)
+        for j, b in enumerate((1, 8)):
             predicted = float(model.predict([arch], b)[0])
-            rows.append((i, b, arch["input"]["type"], len(arch["layers"]), measured, predicted))
+            rows.append((i, b, arch["input"]["type"], len(arch["layers"]), measured[i, j],
+                         predicted))
     print(f"{'arch':>4} {'batch':>5} {'input':>6} {'depth':>5} {'measured ms':>11} "
           f"{'predicted':>9} {'error':>7}")
     for i, b, kind, depth, m, p in rows:

@@ -11,6 +11,7 @@ from evaluators._base import METRIC_UNITS
 from evaluators._base import BaseEvaluator
 from evaluators._base import Compose
 from evaluators._calibrate import calibrate
+from evaluators._calibrate import measure_latencies
 from evaluators._calibrate import measure_latency_ms
 from evaluators._calibrate import sample_calibration_archs
 from evaluators._direct import MeasuredLatencyEvaluator
@@ -82,6 +83,7 @@ __all__ = [
     "layer_costs",
     "load_latency_model",
     "mcuformer_proxy_sram",
+    "measure_latencies",
     "measure_latency_ms",
     "mpc_breakdown",
     "predict",

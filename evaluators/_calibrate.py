@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import json
 import statistics
 import time
-from collections import Counter
 from collections.abc import Sequence
 from typing import Any
 
@@ -24,20 +24,48 @@ from evaluators._spaces import calibration_spaces
 def measure_latency_ms(arch: Any, batch_size: int = 1, *, device: str = "cpu",
                        repeats: int = 15, warmup: int = 3) -> float:
     """Median wall-clock milliseconds of ``build(arch)`` on its example input, no grad."""
-    model = space.build(arch, seed=0).eval().to(device)
-    x = model.example_input(batch_size)
-    x = tuple(t.to(device) for t in x) if isinstance(x, tuple) else x.to(device)
+    return float(measure_latencies([arch], (batch_size,), device=device, repeats=repeats,
+                                   warmup=warmup, rounds=1)[0, 0])
+
+
+def measure_latencies(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8), *,
+                      device: str = "cpu", repeats: int = 15, warmup: int = 3, rounds: int = 5,
+                      seed: int = 0, progress: Any = None) -> np.ndarray:
+    """Median forward milliseconds of each architecture at each batch size, shape
+    ``(len(archs), len(batch_sizes))``.
+
+    Every model is built first; then ``rounds`` passes visit all (architecture, batch) pairs in
+    a fresh random order, each timing ``ceil(repeats / rounds)`` calls. A burst of load from
+    another process then slows a little of every candidate instead of all of one, so the
+    medians stay comparable across a run. ``progress(done, total)`` follows the visits.
+    """
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    times = []
+    cases = []
+    for arch in archs:
+        model = space.build(arch, seed=0).eval().to(device)
+        for b in batch_sizes:
+            x = model.example_input(b)
+            x = tuple(t.to(device) for t in x) if isinstance(x, tuple) else (x.to(device),)
+            cases.append((model, x))
+    per_round = -(-repeats // rounds)
+    times: list[list[float]] = [[] for _ in cases]
+    order = np.random.default_rng(seed)
     with torch.inference_mode():
-        for i in range(warmup + repeats):
-            sync()
-            start = time.perf_counter()
-            model(*x) if isinstance(x, tuple) else model(x)
-            sync()
-            if i >= warmup:
-                times.append(1e3 * (time.perf_counter() - start))
-    return statistics.median(times)
+        for model, x in cases:
+            for _ in range(warmup):
+                model(*x)
+        for r in range(rounds):
+            for j, i in enumerate(order.permutation(len(cases))):
+                model, x = cases[i]
+                for _ in range(per_round):
+                    sync()
+                    start = time.perf_counter()
+                    model(*x)
+                    sync()
+                    times[i].append(1e3 * (time.perf_counter() - start))
+                if progress is not None:
+                    progress(r * len(cases) + j + 1, rounds * len(cases))
+    return np.array([statistics.median(t) for t in times]).reshape(len(archs), len(batch_sizes))
 
 
 def sample_calibration_archs(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -71,13 +99,18 @@ def accuracy(pred: np.ndarray, measured: np.ndarray) -> dict[str, float]:
 
 
 def _profiles(db: Any, device: str) -> list[dict[str, Any]]:
+    """The device's newest record per (op, shape), among records taken with the thread count of
+    the newest profile: a re-profile with other threads replaces, never mixes."""
     records = db.profiles(device)
     if not records:
         raise NotCalibratedError(
             f"Device {device!r} has no kernel profiles in this database. "
             f"Run: nas profile --device {device} (then nas calibrate --device {device})"
         )
-    return records
+    threads = records[-1].get("threads")
+    latest = {(r["op"], json.dumps(r["shape"], sort_keys=True)): r
+              for r in records if r.get("threads") == threads}
+    return list(latest.values())
 
 
 def calibrate(
@@ -112,16 +145,10 @@ def calibrate(
         model = LatencyModel(KernelLatencyModel.fit(device, records))
         archs = list(archs) if archs is not None else sample_calibration_archs(n_archs, seed)
         # Measure with the intra-op threads the kernels were profiled with.
-        profiled = Counter(r.get("threads") for r in records).most_common(1)[0][0]
-        torch.set_num_threads(int(profiled or threads))
-        rows, measured = [], []
-        for i, arch in enumerate(archs):
-            for b in batch_sizes:
-                rows.append(model.features(arch, b))
-                measured.append(measure_latency_ms(arch, b, device=device, repeats=repeats))
-            if progress is not None:
-                progress(i + 1, len(archs))
-        x, y = np.stack(rows), np.array(measured)
+        torch.set_num_threads(int(records[-1].get("threads") or threads))
+        x = np.stack([model.features(arch, b) for arch in archs for b in batch_sizes])
+        y = measure_latencies(archs, batch_sizes, device=device, repeats=repeats, seed=seed,
+                              progress=progress).ravel()
         order = np.random.default_rng(seed).permutation(len(archs))
         n_val = int(round(validation_fraction * len(archs)))
         val_archs = set(order[:n_val].tolist())

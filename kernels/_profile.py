@@ -23,6 +23,10 @@ DEVICES = ("cpu", "cuda")
 #: The ops ``profile`` measures: the kernel-call trace vocabulary of docs/interfaces.md §2.
 PROFILE_OPS = tuple(OPS)
 GRIDS = ("quick", "full")
+# One intra-op thread on the CPU unless asked: with two on a two-core host, each parallel op
+# waits for its descheduled sibling whenever anything else runs, and a 76 µs linear was timed at
+# 4–8 ms (scheduler ticks). One thread stays within a few percent under the same load.
+CPU_THREADS = 1
 # (warm-up calls, minimum samples, maximum samples, minimum total seconds) per grid. One sample
 # times enough back-to-back calls to last ≥ _MIN_SAMPLE_S, so timer overhead stays under 1%.
 _REPEATS = {"quick": (2, 9, 100, 0.05), "full": (3, 15, 200, 0.1)}
@@ -40,6 +44,7 @@ def profile(
     grid: str = "quick",
     *,
     dtype: torch.dtype | None = None,
+    threads: int | None = None,
     progress: Callable[[int, int], None] | None = None,
 ) -> list[dict]:
     """Measure each primitive of docs/interfaces.md §2 over a grid of shapes.
@@ -50,6 +55,9 @@ def profile(
         ops: op names to measure (default: all of ``OPS``).
         grid: ``quick`` (a few hundred shapes, minutes on 2 cores) or ``full`` (denser axes).
         dtype: default float32 on CPU, bfloat16 on CUDA.
+        threads: torch intra-op threads while measuring (default ``CPU_THREADS`` on the CPU,
+            the current setting on CUDA); every record carries it, and ``evaluators.calibrate``
+            measures whole models with the same number.
         progress: called as ``progress(done, total)`` after each record.
 
     Returns:
@@ -61,7 +69,19 @@ def profile(
         KernelUnavailableError: ``cuda`` without a CUDA GPU.
     """
     names = _check(device, ops, grid)
+    if threads is not None and threads < 1:
+        raise KernelError(f"threads must be a positive integer; got {threads}.")
     dtype = dtype or (torch.bfloat16 if device == "cuda" else torch.float32)
+    before = torch.get_num_threads()
+    torch.set_num_threads(threads or (CPU_THREADS if device == "cpu" else before))
+    try:
+        return _profile_shapes(device, names, grid, dtype, progress)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _profile_shapes(device: str, names: list[str], grid: str, dtype: torch.dtype,
+                    progress: Callable[[int, int], None] | None) -> list[dict]:
     shapes = [(op, shape) for op in names for shape in grid_shapes(op, grid)]
     meta = _metadata(device)
     records = []

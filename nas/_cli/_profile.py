@@ -26,6 +26,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="the quick grid (420 shapes, under 3 minutes on 2 cores)")
     parser.add_argument("--ops", help="comma-separated op names to measure (default: all)")
+    parser.add_argument("--threads", type=int,
+                        help="torch intra-op threads while measuring (default: 1 on cpu, "
+                        "stable on a shared machine; calibrate measures models with the same)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
     add_common(parser)
     parser.set_defaults(handler=_profile)
@@ -46,9 +49,9 @@ def _profile(args: argparse.Namespace) -> int:
     try:
         records = kernels.profile(
             args.device, ops=ops, grid="quick" if args.quick else "full",
-            progress=progress if show else None,
+            threads=args.threads, progress=progress if show else None,
         )
-    except kernels.KernelUnavailableError as exc:
+    except (kernels.KernelError, kernels.KernelUnavailableError) as exc:
         raise UserError(str(exc)) from exc
     if show:
         print(file=sys.stderr)

@@ -105,3 +105,30 @@ def test_analytic_devices_need_no_database(device: str, tmp_path) -> None:
 def test_unknown_device_lists_the_devices() -> None:
     with pytest.raises(evaluators.EvaluatorError, match="stm32f746"):
         evaluators.predict(ARCHS[0], device="tpu")
+
+
+def test_calibration_reads_only_the_newest_profile(tmp_path) -> None:
+    import torch
+
+    url = f"sqlite:///{tmp_path / 'lat.db'}"
+    old = [{**r, "median_ms": 10 * r["median_ms"], "threads": 2} for r in _records(ARCHS)]
+    new = [{**r, "threads": 1} for r in _records(ARCHS)]
+    with storage.connect(url) as db:
+        db.add_profiles(old)
+        db.add_profiles(new)
+    threads = torch.get_num_threads()
+    result = evaluators.calibrate("cpu", url, archs=ARCHS, batch_sizes=(1,), repeats=2)
+    assert result["validation"]["threads"] == 1
+    assert torch.get_num_threads() == threads
+    kernels = evaluators.load_latency_model("cpu", url).kernels
+    for r in new:
+        assert kernels.call_ms(r["op"], r["shape"]) == pytest.approx(r["median_ms"], rel=0.02)
+
+
+def test_measure_latencies_is_one_median_per_architecture_and_batch() -> None:
+    small = text([layer(32, MIXERS["softmax"])], seq_len=16)
+    big = text([layer(256, MIXERS["softmax"]) for _ in range(4)], seq_len=128)
+    ms = evaluators.measure_latencies([small, big], (1, 8), repeats=6, rounds=3)
+    assert ms.shape == (2, 2) and (ms > 0).all()
+    # 4 layers at 8× the width and sequence: far more work than any timing noise can hide.
+    assert ms[1, 1] > 5 * ms[0, 1]

@@ -45,7 +45,7 @@ def test_records_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
         }
         assert r["device"] == "cpu" and r["dtype"] == "float32"
         assert r["median_ms"] > 0 and r["spread"] >= 0 and r["repeats"] >= 5
-        assert r["threads"] >= 1
+        assert r["threads"] == kernels._profile.CPU_THREADS
         assert set(r["software"]) == {"torch", "triton", "python"}
         assert r["hardware"]["cpu"] and r["hardware"]["gpu"] is None
         assert r["measured_at"].endswith("Z")
@@ -57,6 +57,18 @@ def _small(op: str, name: str) -> list[dict]:
 
     shapes = sorted(grid(op, name), key=size)
     return shapes[:1] + [s for s in shapes if s.get("kind") == "window"][:1]
+
+
+def test_threads_are_set_while_measuring_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    import torch
+
+    monkeypatch.setattr(kernels._profile, "grid_shapes", lambda op, name: _small(op, name)[:1])
+    torch.set_num_threads(1)
+    records = kernels.profile("cpu", ops=["add"], threads=2)
+    assert [r["threads"] for r in records] == [2]
+    assert torch.get_num_threads() == 1
+    with pytest.raises(kernels.KernelError, match="threads must be a positive integer; got 0"):
+        kernels.profile("cpu", ops=["add"], threads=0)
 
 
 def test_bad_arguments() -> None:
