@@ -239,6 +239,11 @@ class _Driver:
         self.pruner: BasePruner | None = None
         if study.pruner is not None:
             self.pruner = make_pruner(study.pruner, study.objectives, study.pruner_options)
+            # Resumed: the finished trials' curves set the cutoffs again.
+            curves = db.intermediate_values(study.name)
+            for t in trials:
+                if t["id"] in curves and t["state"] in FINISHED:
+                    self.pruner.observe(curves[t["id"]], t["state"])
         self.pool = pool
         self.retry: list[tuple[int | None, Architecture]] = []
         self.attempts: dict[str, int] = {}

@@ -488,6 +488,23 @@ class Database(ResourceMixin, ReadMixin):
             )
         return found[0]
 
+    def intermediate_values(self, study: str) -> dict[int, list[tuple[str, int, float]]]:
+        """Every trial's reported ``(name, step, value)`` triples, by trial id, in step order;
+        trials that reported nothing are absent. A resumed run's pruner is rebuilt from them."""
+        info = self._study(study)
+        query = (
+            select(IntermediateValue.trial_id, IntermediateValue.name, IntermediateValue.step,
+                   IntermediateValue.value)
+            .join(Trial, Trial.id == IntermediateValue.trial_id)
+            .where(Trial.study_id == info["id"])
+            .order_by(IntermediateValue.trial_id, IntermediateValue.step, IntermediateValue.name)
+        )
+        out: dict[int, list[tuple[str, int, float]]] = {}
+        with transaction(self._engine, write=False) as conn:
+            for trial_id, name, step, value in conn.execute(query):
+                out.setdefault(trial_id, []).append((name, step, value))
+        return out
+
     def trials(self, study: str, state: str | None = None) -> list[dict[str, Any]]:
         """The study's trials in number order, optionally only those in one state."""
         info = self._study(study)

@@ -178,3 +178,21 @@ def test_trials_behind_the_finished_ones_end_pruned(storage_url, tmp_path, prune
     again = nas.run(study, storage=storage_url, workers=1, quiet=True, log_dir=tmp_path)
     assert again.pruned == len(pruned)
     assert len(storage.connect(storage_url).trials(study.name)) == len(archs)
+
+
+@pytest.mark.usefixtures("local_ray")
+def test_a_resumed_run_prunes_against_the_curves_in_the_database(storage_url, tmp_path):
+    done = [{"a": a, "b": 0} for a in (9, 8, 7)]
+
+    def study(initial, trials):
+        return nas.Study(name="prune-resume", space=SPACE, evaluate=curve,
+                         objectives={"score": "max"}, searcher="random", trials=trials,
+                         initial=initial, pruner="median", pruner_options={"min_trials": 3})
+
+    nas.run(study(done, 3), storage=storage_url, workers=1, quiet=True, log_dir=tmp_path)
+    # A fresh driver: only the stored curves of the three finished trials can stop this one.
+    result = nas.run(study([*done, {"a": 1, "b": 0}], 4), storage=storage_url, workers=1,
+                     quiet=True, log_dir=tmp_path)
+    trials = storage.connect(storage_url).trials("prune-resume")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
+    assert result.pruned == 1

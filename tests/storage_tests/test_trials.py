@@ -129,6 +129,9 @@ def test_intermediate_values_only_while_running(
         ).all()
     engine.dispose()
     assert [tuple(r) for r in rows] == [(0, 2.0), (1, 1.5), (2, 1.1)]
+    assert db.intermediate_values(study) == {
+        trial_id: [("loss", 0, 2.0), ("loss", 1, 1.5), ("loss", 2, 1.1)]
+    }
 
 
 def test_recover_spares_live_workers(db: storage.Database, study: str) -> None:
