@@ -132,3 +132,16 @@ def test_measure_latencies_is_one_median_per_architecture_and_batch() -> None:
     assert ms.shape == (2, 2) and (ms > 0).all()
     # 4 layers at 8× the width and sequence: far more work than any timing noise can hide.
     assert ms[1, 1] > 5 * ms[0, 1]
+
+
+@pytest.mark.parametrize("device", ["stm32f746", "mpc-lan", "cpu"])
+def test_cost_evaluator_prices_a_list_as_it_prices_each(device: str, tmp_path) -> None:
+    url = f"sqlite:///{tmp_path / 'lat.db'}"
+    if device == "cpu":
+        with storage.connect(url) as db:
+            db.add_profiles(_records(ARCHS))
+        evaluators.calibrate("cpu", url, archs=ARCHS, batch_sizes=(1,), repeats=2)
+    cost = evaluators.CostEvaluator(device, storage=url)
+    many = cost.evaluate_many(ARCHS)
+    assert many == [cost(a) for a in ARCHS]
+    assert [m["params"] for m in many] == [space.count_params(a) for a in ARCHS]
