@@ -104,17 +104,15 @@ def predict(
 def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
     # One plain copy shared by every count below; each would otherwise copy it again.
     arch = arch.to_dict() if isinstance(arch, space.Architecture) else arch
-    macs = space.count_macs(arch, batch_size)
-    out = {"flops": float(2 * macs)}
+    flops = float(2 * space.count_macs(arch, batch_size))
     if device in MCU_BOARDS:
         # The memory model counts the parameters for flash anyway.
         mcu = MCUMemoryModel(device)(arch)
-        out.update(params=mcu["params"], latency_ms=mcu["mcu_latency_ms"],
-                   sram_kb=mcu["sram_kb"], flash_kb=mcu["flash_kb"])
-    else:
-        mpc = MPCCostModel(device, batch_size)(arch)
-        out.update(params=float(space.count_params(arch)), latency_ms=mpc["mpc_ms"], **mpc)
-    return out
+        return {"params": mcu["params"], "flops": flops, "latency_ms": mcu["mcu_latency_ms"],
+                "sram_kb": mcu["sram_kb"], "flash_kb": mcu["flash_kb"]}
+    mpc = MPCCostModel(device, batch_size)(arch)
+    return {"params": float(space.count_params(arch)), "flops": flops,
+            "latency_ms": mpc["mpc_ms"], **mpc}
 
 
 class CostEvaluator(BaseEvaluator):

@@ -34,13 +34,17 @@ def _reference(s: dict, q, k, v) -> torch.Tensor:
     return naive_score_attention(q, k, v, kind, causal)
 
 
-@pytest.mark.parametrize("s", SHAPES, ids=lambda s: "-".join(f"{k}{v}" for k, v in s.items()))
-def test_profile_shape_runs_and_matches(s: dict) -> None:
+def test_every_profile_shape_runs_and_matches() -> None:
+    # One test over the whole grid: off a GPU it is one skip, not 144.
     g = torch.Generator().manual_seed(0)
-    q, k, v = (torch.randn(s["b"], s["h"], s["s"], s["d"], generator=g) for _ in range(3))
-    window = s["window"] if s["kind"] == "window" else None
-    out = kernels.attention(*(t.cuda().bfloat16() for t in (q, k, v)), s["kind"],
-                            bool(s["causal"]), window, backend="triton")
-    torch.cuda.synchronize()
-    err = rel_error(out.float().cpu(), _reference(s, q.double(), k.double(), v.double()))
-    assert err <= 2e-2, f"relative error {err:.2e}"
+    failures = []
+    for s in SHAPES:
+        q, k, v = (torch.randn(s["b"], s["h"], s["s"], s["d"], generator=g) for _ in range(3))
+        window = s["window"] if s["kind"] == "window" else None
+        out = kernels.attention(*(t.cuda().bfloat16() for t in (q, k, v)), s["kind"],
+                                bool(s["causal"]), window, backend="triton")
+        torch.cuda.synchronize()
+        err = rel_error(out.float().cpu(), _reference(s, q.double(), k.double(), v.double()))
+        if not err <= 2e-2:
+            failures.append(f"{s}: relative error {err:.2e}")
+    assert not failures, "\n".join(failures)
