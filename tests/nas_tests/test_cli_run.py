@@ -76,7 +76,11 @@ def test_run_with_overrides_and_quick(tmp_path, monkeypatch, capsys):
 def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path, stop):
     spec = write_spec(tmp_path, sleep=2.0)
     url = f"sqlite:///{tmp_path / 's.db'}"
-    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
+    # A shell's background job inherits SIGINT ignored, and so would this driver when the suite
+    # itself runs in the background; restore what a terminal's Ctrl-C meets.
+    boot = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from nas._cli import main; sys.exit(main())")
+    command = [sys.executable, "-c", boot,
                "run", str(spec), "--storage", url, "--trials", "8", "--quiet"]
     driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
                               stderr=subprocess.PIPE, text=True)
