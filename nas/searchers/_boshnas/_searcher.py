@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 import torch
+from scipy.spatial.distance import cdist
 from scipy.stats import rankdata
 
 from nas.searchers._base import BaseSearcher
@@ -22,7 +23,8 @@ from nas.searchers._objectives import improves
 from nas.searchers._registry import register_searcher
 from space import Architecture
 
-# Per suggestion: GOBI below 0.8, uncertainty sampling up to 0.9, diversity sampling above.
+# Per suggestion: optimisation (GOBI or exact) below 0.8, uncertainty sampling up to 0.9,
+# diversity sampling above.
 SPLIT = (0.8, 0.9)
 # Convergence: the aleatoric phase starts at PATIENCE stalled rounds, the search has converged
 # at CONVERGED (boshnas.md §3.4).
@@ -39,6 +41,9 @@ _POOL_CACHE = 8
 _POOLS: dict[tuple[Any, ...], tuple[list[Architecture], bool, GraphEmbedding, np.ndarray]] = {}
 # Good results whose neighbours join a sampled pool each round, and how many neighbours.
 GROW_FROM, GROW_BY = 3, 32
+# An enumerated pool is optimised exactly: a candidate is a local minimum of the acquisition when
+# it beats its NEIGHBOURS nearest admissible candidates in the embedding.
+NEIGHBOURS = 8
 
 
 def _build_pool(
@@ -61,7 +66,8 @@ def _build_pool(
 @register_searcher("boshnas")
 class BOSHNASSearcher(BaseSearcher):
     """BOSHNAS: graph-embedding surrogates with epistemic and aleatoric uncertainty, optimised
-    by second-order GOBI under a lower-confidence-bound acquisition.
+    under a lower-confidence-bound acquisition by second-order GOBI (exactly, when the space
+    is small enough to enumerate).
 
     Each :meth:`ask` (a round) follows ``../shared/reference/boshnas.md`` §3:
 
@@ -69,23 +75,33 @@ class BOSHNASSearcher(BaseSearcher):
       ``pool_size``, otherwise ``pool_size`` samples plus, each round, neighbours of the best
       results; every candidate is embedded by WL graph features and classical MDS (see
       :mod:`._embedding`);
-    * until ``n_init`` results are told (or pending), suggestions are uniform pool samples;
+    * until ``n_init`` results are told, suggestions spread over the embedding by k-means++
+      seeding (each pool member drawn with probability proportional to its squared distance
+      to everything told, pending or chosen), not uniformly: a pool is often clustered (a
+      tabular benchmark's active-learning library, a grown pool), and uniform draws then give
+      the first surrogate nothing from the sparse regions;
     * then the teacher, student and NPN are retrained (warm-started) on *every* result told so
       far (the original trained on stale data, §4 item 4) and each of the ``n`` suggestions
-      is, with probability 0.8 / 0.1 / 0.1, the next GOBI result, the most uncertain pool
-      member (student output), or a uniformly random pool member;
-    * GOBI minimises ``mu - 0.5 (xi_e + [aleatoric] xi_a)`` with AdaHessian from
+      is, with probability 0.8 / 0.1 / 0.1, the next optimisation result, the most uncertain
+      pool member (student output), or a uniformly random pool member;
+    * optimisation minimises ``mu - 0.5 (xi_e + [aleatoric] xi_a)``. When the pool is the whole
+      space it is scored exactly: the results are the admissible local minima of the
+      acquisition over the pool (each beats its ``NEIGHBOURS`` nearest admissible candidates
+      in the embedding), best first, so the first is the exact argmin and a batch takes one
+      point per basin instead of near-copies of one architecture, as GOBI's distinct snaps
+      from several starts would. Otherwise GOBI minimises it with AdaHessian from
       ``max(starts, n)`` pool embeddings and snaps each result to the nearest admissible pool
       embedding (mean absolute difference); distinct snaps give a batch of distinct points,
-      pending and told architectures are never snapped to, and missing GOBI slots are filled
-      with the best acquisition values over the pool;
+      pending and told architectures are never snapped to. Missing optimisation slots are
+      filled with the best acquisition values over the pool;
     * several objectives are scalarised per round by an augmented Chebyshev function with
       random Dirichlet weights (ParEGO), so successive rounds aim at different parts of the
       Pareto front;
-    * the convergence counter counts finished rounds that used GOBI and brought no result that
-      no earlier result weakly dominates; a round is judged only once all its suggestions are
-      told, so asynchronous results in flight never advance it. At 5 the aleatoric term
-      enters the acquisition; at 10 :attr:`converged` is True (asking still works).
+    * the convergence counter counts finished rounds that used optimisation and brought no
+      result that no earlier result weakly dominates; a round is judged only once all its
+      suggestions are told, so asynchronous results in flight never advance it. At 5 the
+      aleatoric term enters the acquisition; at 10 :attr:`converged` is True (asking still
+      works).
 
     ``state_dict`` holds the told history, the surrogate weights as nested lists (exact through
     JSON, so a restored searcher asks exactly what the original would), the grown part of the
@@ -93,7 +109,7 @@ class BOSHNASSearcher(BaseSearcher):
     space and the seed. Evaluators that can reuse weights call :meth:`warm_start_from`.
 
     Args:
-        n_init: uniformly sampled results before the surrogates take over (10).
+        n_init: results of the spread initial design before the surrogates take over (10).
         pool_size: sampled candidates when the space is too large to enumerate.
         dim: embedding dimension (16).
         starts: GOBI starting points per round (10).
@@ -205,13 +221,13 @@ class BOSHNASSearcher(BaseSearcher):
         rng = self._rng()
         ok = self._ok_records()
         chosen: list[Architecture] = []
-        used_gobi = False
+        used_opt = False
         left = [a for a in self._candidates() if self._admissible(a)] if self._exhaustive else []
         if self._exhaustive and len(left) <= n:
             # Nothing left to choose between: skip the surrogates.
             chosen = left
         elif len(ok) < self.n_init:
-            chosen = self._diverse(n, rng, chosen)
+            chosen = self._spread(n, rng, chosen)
         else:
             self._grow(ok, rng)
             targets = self._targets(ok, rng)
@@ -223,11 +239,17 @@ class BOSHNASSearcher(BaseSearcher):
                 self._surrogates = Surrogates(self.dim, int(rng.integers(2**31)))
             self._surrogates.fit(self._x[rows], targets, int(rng.integers(2**31)))
             draws = rng.random(n)
-            n_gobi = int((draws <= SPLIT[0]).sum())
+            n_opt = int((draws <= SPLIT[0]).sum())
             scores, epistemic = self._pool_scores()
-            gobi_list = self._gobi(max(self.starts, n_gobi), scores, rng) if n_gobi else []
-            used_gobi = n_gobi > 0
-            ranked = iter(gobi_list + list(np.argsort(scores, kind="stable")))
+            optimised: list[int] = []
+            if n_opt:
+                optimised = (
+                    self._local_minima(scores)
+                    if self._exhaustive
+                    else self._gobi(max(self.starts, n_opt), scores, rng)
+                )
+            used_opt = n_opt > 0
+            ranked = iter(optimised + list(np.argsort(scores, kind="stable")))
             by_doubt = iter(np.argsort(-epistemic, kind="stable"))
             for r in draws:
                 source = ranked if r <= SPLIT[0] else by_doubt if r <= SPLIT[1] else None
@@ -243,7 +265,7 @@ class BOSHNASSearcher(BaseSearcher):
         self._rounds.append(
             {
                 "archs": [a.to_json() for a in chosen],
-                "gobi": used_gobi,
+                "gobi": used_opt,
                 "before": len(self._history),
             }
         )
@@ -260,6 +282,41 @@ class BOSHNASSearcher(BaseSearcher):
             if self._admissible(candidates[i], chosen):
                 chosen.append(candidates[i])
         return chosen
+
+    def _spread(
+        self, n: int, rng: np.random.Generator, chosen: list[Architecture]
+    ) -> list[Architecture]:
+        """k-means++ seeding over the embedding, away from everything told, pending or chosen."""
+        candidates = self._candidates()
+        open_ = np.array([self._admissible(a, chosen) for a in candidates])
+        seen = [self._rows[a] for a in (*self._told, *self._pending, *chosen) if a in self._rows]
+        far = np.full(len(candidates), np.inf)
+        for row in seen:
+            far = np.minimum(far, np.linalg.norm(self._x - self._x[row], axis=1))
+        while len(chosen) < n and open_.any():
+            weights = np.where(open_, far**2 if seen else 1.0, 0.0)
+            if weights.sum() <= 0:
+                # Every open candidate sits on a seen embedding: nothing left to spread over.
+                weights = open_.astype(float)
+            i = int(rng.choice(len(candidates), p=weights / weights.sum()))
+            chosen.append(candidates[i])
+            seen.append(i)
+            open_[i] = False
+            far = np.minimum(far, np.linalg.norm(self._x - self._x[i], axis=1))
+        return chosen
+
+    def _local_minima(self, scores: np.ndarray) -> list[int]:
+        """Admissible pool rows whose acquisition beats their nearest admissible candidates."""
+        rows = np.array([i for i, a in enumerate(self._candidates()) if self._admissible(a)])
+        if len(rows) < 2:
+            return [int(i) for i in rows]
+        dist = cdist(self._x[rows], self._x[rows], "sqeuclidean")
+        np.fill_diagonal(dist, np.inf)
+        k = min(NEIGHBOURS, len(rows) - 1)
+        near = np.argpartition(dist, k - 1, axis=1)[:, :k]
+        mine = scores[rows]
+        minima = rows[(mine[:, None] <= mine[near]).all(axis=1)]
+        return [int(i) for i in minima[np.argsort(scores[minima], kind="stable")]]
 
     def _grow(self, ok: list[Record], rng: np.random.Generator) -> None:
         if self._exhaustive:
