@@ -6,7 +6,7 @@ or for training that actually moves the weights within the epoch budget:
 * mini-batches of 4 instead of batch size 1 (boshnas.md §4, item 10). Not larger: with the
   few results of a search, a batch of 32 gives one step per epoch, early stopping ends training
   after a dozen steps, and the NPN's ranking of unseen candidates stays near chance (rank
-  correlation ~0 with held-out accuracy on the FlexiBERT QNLI table, ~0.5 at batch 4);
+  correlation ~0 with held-out accuracy on the FlexiBERT QNLI table, 0.3-0.6 at batch 4);
 * the student uses AdamW instead of SGD at lr 2e-3 (with mini-batches SGD barely leaves its
   initialisation), and the NPN lr is 5e-3 instead of 5e-5 for the same reason;
 * optimisers are rebuilt each round (the weights are still warm-started), so a searcher state
