@@ -240,7 +240,6 @@ class Pool:
         self._timeout_s = timeout_s
         self._workers = workers
         self._tasks: dict[ray.ObjectRef, Task] = {}
-        self._trials = 0
         # Their results are never read: an evaluate that fails to load fails the first trial.
         self._warming = [self._remote.remote(self._evaluate_ref, [], None)
                          for _ in range(workers)]
@@ -251,7 +250,7 @@ class Pool:
     @property
     def trials(self) -> int:
         """Trials in flight."""
-        return self._trials
+        return sum(len(task.archs) for task in self._tasks.values())
 
     def submit(self, trial_ids: list[int | None], archs: list[Any],
                cutoffs: Cutoffs | None = None) -> None:
@@ -259,12 +258,11 @@ class Pool:
         deadline = None
         if self._timeout_s is not None:
             # A queued task may first wait for every trial in flight, each up to its limit.
-            waits = self._trials if len(self._tasks) >= self._workers else 0
+            waits = self.trials if len(self._tasks) >= self._workers else 0
             deadline = time.monotonic() + self._timeout_s * (len(archs) + waits) + KILL_GRACE_S
         ref = self._remote.remote(self._evaluate_ref, [a.to_json() for a in archs],
                                   self._timeout_s, cutoffs)
         self._tasks[ref] = Task(trial_ids, archs, deadline)
-        self._trials += len(archs)
 
     def wait(self, timeout: float) -> list[Outcome]:
         """Outcomes of every task finished within ``timeout`` seconds (may be none)."""
@@ -285,7 +283,7 @@ class Pool:
             if task.deadline is not None and now >= task.deadline:
                 # force=True kills the worker process: a hung trial cannot hold its slot.
                 ray.cancel(ref, force=True)
-                self._pop(ref)
+                del self._tasks[ref]
                 outcomes.append(Outcome(task, timed_out=True))
         return outcomes
 
@@ -295,16 +293,10 @@ class Pool:
         for ref in self._tasks:
             ray.cancel(ref, force=True)
         self._tasks.clear()
-        self._trials = 0
         return tasks
 
-    def _pop(self, ref: ray.ObjectRef) -> Task:
-        task = self._tasks.pop(ref)
-        self._trials -= len(task.archs)
-        return task
-
     def _collect(self, ref: ray.ObjectRef) -> Outcome:
-        task = self._pop(ref)
+        task = self._tasks.pop(ref)
         try:
             return Outcome(task, results=ray.get(ref, timeout=0))
         except RayTaskError as exc:

@@ -17,6 +17,7 @@ from nas.searchers import searcher_names
 from space import Space
 from space import choice
 from space import repeat
+from tests.nas_tests.searchers_tests._drive import drive as shared_drive
 
 ROOT = Path(__file__).resolve().parents[3]
 # Searchers that cannot run on these small non-transformer spaces, with the reason; each has its
@@ -62,17 +63,7 @@ def build(name: str, seed: int = 0, space=None, **kwargs):
 
 
 def drive(searcher, rounds: int, n: int = 3) -> list[str]:
-    """Ask/tell for some rounds; the last architecture of each batch stays pending a round."""
-    asked, late = [], []
-    for _ in range(rounds):
-        batch = searcher.ask(n)
-        asked += [a.id for a in batch]
-        for arch in late:
-            searcher.tell(arch, {"accuracy": score(arch)})
-        for arch in batch[:-1]:
-            searcher.tell(arch, {"accuracy": score(arch)})
-        late = batch[-1:]
-    return asked
+    return shared_drive(searcher, rounds, score, n)
 
 
 @pytest.mark.parametrize("name", NAMES)

@@ -20,6 +20,7 @@ from space import mixer
 from space import patches
 from space import repeat
 from space import transformer
+from tests.nas_tests.searchers_tests._drive import drive as shared_drive
 
 OPTIONS = {"supernet_steps": 15, "population": 6, "generations": 1}
 
@@ -61,15 +62,7 @@ def build(seed: int = 0, objectives=None, **kwargs):
 
 
 def drive(searcher, rounds: int, n: int = 3) -> list[str]:
-    """Ask/tell for some rounds; the last architecture of each batch stays pending a round."""
-    asked, late = [], []
-    for _ in range(rounds):
-        batch = searcher.ask(n)
-        asked += [a.id for a in batch]
-        for arch in late + batch[:-1]:
-            searcher.tell(arch, {"accuracy": 0.1 * len(arch["layers"])})
-        late = batch[-1:]
-    return asked
+    return shared_drive(searcher, rounds, lambda arch: 0.1 * len(arch["layers"]), n)
 
 
 @pytest.fixture(scope="module")
