@@ -1,7 +1,7 @@
 """Quickstart: heterogeneous-attention vision transformers on the digits task.
 
 BOSHNAS searches per-head attention kinds, widths, depth and patch size for validation accuracy
-and measured CPU latency (batch 1). About 2 minutes on 2 idle cores:
+and measured CPU latency (batch 1). About a minute on 2 idle cores:
 
     nas run studies/quickstart.py            # 24 trials
     nas run studies/quickstart.py --quick    # 4 short trials, a smoke test
@@ -38,8 +38,8 @@ space = Space(transformer(
 study = nas.Study(
     name="quickstart",
     space=space,
-    # 150 steps, or 10 s on a busy machine, whichever comes first.
-    evaluate=Compose(TrainEvaluator("digits", steps=150, seconds=10), MeasuredLatencyEvaluator()),
+    # 500 steps (2-5 s on an idle core), or 10 s on a busy machine, whichever comes first.
+    evaluate=Compose(TrainEvaluator("digits", steps=500, seconds=10), MeasuredLatencyEvaluator()),
     objectives={"accuracy": "max", "latency_ms": "min"},
     searcher="boshnas",
     trials=24,

@@ -60,7 +60,7 @@ def _run(args: argparse.Namespace) -> int:
         print(json.dumps({"study": result.study, "complete": result.complete,
                           "failed": result.failed, "pruned": result.pruned,
                           "seconds": result.seconds, "best": result.best}, default=str))
-    elif not args.quiet:
+    else:
         print(f"{result.study}: {result.complete} complete, {result.failed} failed, "
               f"{result.pruned} pruned in {result.seconds:.1f} s -> {result.storage}")
         _print_best(args, study, result.best)

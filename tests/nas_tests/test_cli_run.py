@@ -63,6 +63,8 @@ def test_run_with_overrides_and_quick(tmp_path, monkeypatch, capsys):
     spec = write_spec(tmp_path, extra=quick)
     url = f"sqlite:///{tmp_path / 's.db'}"
     assert main(["run", str(spec), "--storage", url, "--trials", "6", "--quiet"]) == 0
+    # --quiet drops the live line only: the summary stays for logs.
+    assert "cli: 6 complete" in capsys.readouterr().out
     assert main(["run", str(spec), "--storage", url, "--quick", "--json"]) == 0
     db = storage.connect(url)
     assert len(db.trials("cli", "COMPLETE")) == 6
