@@ -27,10 +27,10 @@ SOFTMAX = mixer("softmax", heads=choice(2, 4))
 LINEAR = mixer("linear", heads=choice(2, 4), feature_map=choice("elu", "relu"))
 
 
-def lm(attention):
+def lm(attention, seq_len=SEQ):
     return transformer(repeat(layer(choice(64, 128), attention, ffn=[choice(128, 256)]),
                               depth=choice(2, 3, 4)),
-                       input=tokens(256, SEQ), task="lm")
+                       input=tokens(256, seq_len), task="lm")
 
 
 space = Space(lm(choice(SOFTMAX, LINEAR)))
