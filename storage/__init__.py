@@ -19,6 +19,7 @@ from storage._errors import StudyExists
 from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
 from storage._models import TRIAL_STATES
+from storage._pareto import non_dominated
 from storage._schema import HEAD as SCHEMA_VERSION
 from storage._schema import upgrade_schema
 from storage._where import parse_where
@@ -38,6 +39,7 @@ __all__ = [
     "StudyNotFound",
     "TrialNotFound",
     "connect",
+    "non_dominated",
     "parse_where",
     "upgrade",
 ]
