@@ -6,6 +6,7 @@ Architecture Search on Efficient Transformers and Beyond". Regularized evolution
 validation perplexity against forward latency measured on this CPU at 128 bytes. The
 all-softmax and all-linear models are evaluated first.
 
+    nas run studies/efficient_attention.py            # 40 trials, about 45 min on 2 cores
     nas run studies/efficient_attention.py --quick    # about 5 minutes
     nas pareto efficient-attention-quick --plot studies/efficient_attention.png
 """

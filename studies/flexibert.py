@@ -7,7 +7,7 @@ are trained from scratch on LRA ListOps (generated, length <= 64 here). Four hom
 softmax models, from the BERT-Tiny shape to the BERT-Mini shape, are evaluated first, so the
 search's models can be compared with them at equal parameter counts.
 
-    nas run studies/flexibert.py            # 24 trials of 400 steps, about 80 minutes
+    nas run studies/flexibert.py            # 24 trials of 400 steps, about 70 min on 2 cores
     nas run studies/flexibert.py --quick    # about 5 minutes
     nas best flexibert-quick --top 5
 """
