@@ -252,6 +252,11 @@ class Pool:
         """Trials in flight."""
         return sum(len(task.archs) for task in self._tasks.values())
 
+    @property
+    def unrecorded(self) -> int:
+        """Trials in flight that are not in the database yet (those of batches)."""
+        return sum(tid is None for task in self._tasks.values() for tid in task.trial_ids)
+
     def submit(self, trial_ids: list[int | None], archs: list[Any],
                cutoffs: Cutoffs | None = None) -> None:
         """Send one task; beyond ``workers`` tasks it waits in Ray's queue for a free worker."""

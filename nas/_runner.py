@@ -322,8 +322,12 @@ class _Driver:
             self.known.update(a.id for a in new)
 
     def _need(self) -> int:
-        busy = self.pool.trials + len(self.retry)
-        return self.study.trials - sum(self.finished.values()) - busy
+        # Read from the database, so that every driver of the study counts against the budget,
+        # not only this one: a driver that joins a running study must not run it twice.
+        counts = self.db.get_study(self.study.name)["counts"]
+        recorded = sum(counts[state] for state in (*FINISHED, "RUNNING"))
+        unrecorded = self.pool.unrecorded + sum(tid is None for tid, _ in self.retry)
+        return self.study.trials - recorded - unrecorded
 
     def _fill(self) -> None:
         # Batches of cheap trials queue a second task per worker, so that a worker starts its

@@ -328,3 +328,27 @@ def _partial(fn, marker_dir: str):
         return fn(arch, marker_dir)
 
     return evaluate
+
+
+@pytest.mark.slow
+def test_a_second_driver_shares_the_budget(tmp_path):
+    spec = tmp_path / "spec.py"
+    spec.write_text(textwrap.dedent(SPEC))
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
+               "run", str(spec), "--storage", url, "--quiet", "--workers", "1"]
+    first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
+    try:
+        deadline = time.monotonic() + 90
+        while _complete(tmp_path / "studies.db") < 3:
+            assert time.monotonic() < deadline and first.poll() is None
+            time.sleep(0.2)
+        # It joins with 3 finished; counting only those and its own, it would run 7 more.
+        second = subprocess.run(command, cwd=tmp_path, timeout=120)
+        assert second.returncode == 0 and first.wait(timeout=60) == 0
+    finally:
+        if first.poll() is None:
+            os.killpg(first.pid, signal.SIGKILL)
+    trials = storage.connect(url).trials("resumable")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 10
+    assert len({t["worker"] for t in trials}) == 2
