@@ -261,18 +261,11 @@ study = nas.Study(name="resumable", space=Space({"a": choice(*range(20)),
 
 @pytest.mark.slow
 def test_driver_killed_and_resumed(tmp_path):
-    spec = tmp_path / "spec.py"
-    spec.write_text(textwrap.dedent(SPEC))
-    url = f"sqlite:///{tmp_path / 'studies.db'}"
-    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
-               "run", str(spec), "--storage", url, "--quiet"]
+    command, url = _driver_command(tmp_path)
     # Its own session, so the Ray processes it started go down with it.
     driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while _complete(tmp_path / "studies.db") < 3:
-            assert time.monotonic() < deadline and driver.poll() is None
-            time.sleep(0.2)
+        _wait_for_three(tmp_path, driver)
     finally:
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
@@ -285,6 +278,22 @@ def test_driver_killed_and_resumed(tmp_path):
     assert [t["state"] for t in trials] == ["COMPLETE"] * 10
     assert len({t["arch_id"] for t in trials}) == len({t["trial"] for t in trials}) == 10
     assert all(t == before[t["id"]] for t in trials if t["id"] in before)
+
+
+def _driver_command(tmp_path: Path, *extra: str) -> tuple[list[str], str]:
+    """``nas run`` of the resumable study in a fresh process, and the study's URL."""
+    spec = tmp_path / "spec.py"
+    spec.write_text(textwrap.dedent(SPEC))
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    return [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
+            "run", str(spec), "--storage", url, "--quiet", *extra], url
+
+
+def _wait_for_three(tmp_path: Path, driver: subprocess.Popen) -> None:
+    deadline = time.monotonic() + 90
+    while _complete(tmp_path / "studies.db") < 3:
+        assert time.monotonic() < deadline and driver.poll() is None
+        time.sleep(0.2)
 
 
 def _complete(db: Path) -> int:
@@ -332,17 +341,10 @@ def _partial(fn, marker_dir: str):
 
 @pytest.mark.slow
 def test_a_second_driver_shares_the_budget(tmp_path):
-    spec = tmp_path / "spec.py"
-    spec.write_text(textwrap.dedent(SPEC))
-    url = f"sqlite:///{tmp_path / 'studies.db'}"
-    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
-               "run", str(spec), "--storage", url, "--quiet", "--workers", "1"]
+    command, url = _driver_command(tmp_path, "--workers", "1")
     first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
     try:
-        deadline = time.monotonic() + 90
-        while _complete(tmp_path / "studies.db") < 3:
-            assert time.monotonic() < deadline and first.poll() is None
-            time.sleep(0.2)
+        _wait_for_three(tmp_path, first)
         # It joins with 3 finished; counting only those and its own, it would run 7 more.
         second = subprocess.run(command, cwd=tmp_path, timeout=120)
         assert second.returncode == 0 and first.wait(timeout=60) == 0
