@@ -324,7 +324,7 @@ class _Driver:
     def _need(self) -> int:
         # Read from the database, so that every driver of the study counts against the budget,
         # not only this one: a driver that joins a running study must not run it twice.
-        counts = self.db.get_study(self.study.name)["counts"]
+        counts = self.db.trial_counts(self.study.name)
         recorded = sum(counts[state] for state in (*FINISHED, "RUNNING"))
         unrecorded = self.pool.unrecorded + sum(tid is None for tid, _ in self.retry)
         return self.study.trials - recorded - unrecorded
@@ -351,7 +351,8 @@ class _Driver:
         if self.retry:
             tid, arch = self.retry.pop(0)
             return [(self._start(arch) if tid is None else tid, arch)]
-        if self._need() <= 0:
+        need = self._need()
+        if need <= 0:
             return []
         if self.queued_left:
             claimed = self.db.claim_trial(self.study.name, worker=self.me, node=self.node)
@@ -359,7 +360,7 @@ class _Driver:
                 return [(claimed["id"], Architecture(claimed["arch"]))]
             self.queued_left = False
         while not self.exhausted:
-            asked = self.searcher.ask(min(self.batch, self._need()))
+            asked = self.searcher.ask(min(self.batch, need))
             # After a resume the searcher may propose what an earlier run already queued.
             archs = [a for a in asked if a.id not in self.known]
             self.known.update(a.id for a in archs)

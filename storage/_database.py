@@ -166,14 +166,16 @@ class Database(ResourceMixin, ReadMixin):
                     f"No study is named {name!r}. Existing studies: "
                     f"{', '.join(names) or '(none)'}. Run `nas studies` to list them."
                 )
-            counts = dict(
-                conn.execute(
-                    select(Trial.state, func.count())
-                    .where(Trial.study_id == row.id)
-                    .group_by(Trial.state)
-                ).all()
-            )
+            counts = _state_counts(conn, row.id)
         return self._study_dict(row, counts)
+
+    def trial_counts(self, name: str) -> dict[str, int]:
+        """The study's trials per state (every state, zeros included): one small query, for
+        drivers that check the budget before each new trial."""
+        study_id = self._study(name)["id"]
+        with transaction(self._engine, write=False) as conn:
+            counts = _state_counts(conn, study_id)
+        return {state: int(counts.get(state, 0)) for state in TRIAL_STATES}
 
     def studies(self) -> list[dict[str, Any]]:
         """Every study with its trial counts per state, oldest first."""
@@ -515,3 +517,9 @@ class Database(ResourceMixin, ReadMixin):
             query = query.where(Trial.state == state)
         with transaction(self._engine, write=False) as conn:
             return trial_dicts(conn, query.order_by(Trial.number))
+
+
+def _state_counts(conn: Connection, study_id: int) -> dict[str, int]:
+    query = (select(Trial.state, func.count()).where(Trial.study_id == study_id)
+             .group_by(Trial.state))
+    return dict(conn.execute(query).all())

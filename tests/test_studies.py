@@ -28,8 +28,6 @@ def test_spec_defines_a_study_and_a_smaller_quick_variant(path: Path) -> None:
     assert quick.name != study.name
     assert quick.trials <= study.trials
     assert quick.space.hash == study.space.hash
-    for arch in study.initial:
-        assert study.space.contains(arch)
 
 
 @pytest.mark.parametrize("path", SPECS, ids=[p.stem for p in SPECS])

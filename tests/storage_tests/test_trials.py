@@ -87,6 +87,7 @@ def test_failures_and_requeues(db: storage.Database, study: str) -> None:
         "FAILED": 1,
         "PRUNED": 1,
     }
+    assert db.trial_counts(study) == db.get_study(study)["counts"]
 
 
 def test_two_finishes_of_one_trial_cannot_both_succeed(

@@ -222,10 +222,12 @@ class BOSHNASSearcher(BaseSearcher):
         ok = self._ok_records()
         chosen: list[Architecture] = []
         used_opt = False
-        left = [a for a in self._candidates() if self._admissible(a)] if self._exhaustive else []
-        if self._exhaustive and len(left) <= n:
+        candidates = self._candidates()
+        open_rows = ([i for i, a in enumerate(candidates) if self._admissible(a)]
+                     if self._exhaustive else [])
+        if self._exhaustive and len(open_rows) <= n:
             # Nothing left to choose between: skip the surrogates.
-            chosen = left
+            chosen = [candidates[i] for i in open_rows]
         elif len(ok) < self.n_init:
             chosen = self._spread(n, rng, chosen)
         else:
@@ -244,7 +246,7 @@ class BOSHNASSearcher(BaseSearcher):
             optimised: list[int] = []
             if n_opt:
                 optimised = (
-                    self._local_minima(scores)
+                    self._local_minima(scores, open_rows)
                     if self._exhaustive
                     else self._gobi(max(self.starts, n_opt), scores, rng)
                 )
@@ -305,9 +307,10 @@ class BOSHNASSearcher(BaseSearcher):
             far = np.minimum(far, np.linalg.norm(self._x - self._x[i], axis=1))
         return chosen
 
-    def _local_minima(self, scores: np.ndarray) -> list[int]:
-        """Admissible pool rows whose acquisition beats their nearest admissible candidates."""
-        rows = np.array([i for i, a in enumerate(self._candidates()) if self._admissible(a)])
+    def _local_minima(self, scores: np.ndarray, open_rows: list[int]) -> list[int]:
+        """The rows of ``open_rows`` (the admissible pool rows) whose acquisition beats their
+        nearest admissible candidates."""
+        rows = np.array(open_rows)
         if len(rows) < 2:
             return [int(i) for i in rows]
         dist = cdist(self._x[rows], self._x[rows], "sqeuclidean")

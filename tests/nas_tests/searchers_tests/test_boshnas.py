@@ -59,8 +59,8 @@ def test_enumerated_pool_is_optimised_exactly_one_point_per_basin() -> None:
         for arch in searcher.ask(4):
             searcher.tell(arch, {"accuracy": score(arch)})
     scores, _ = searcher._pool_scores()
-    minima = searcher._local_minima(scores)
     open_rows = [i for i, a in enumerate(searcher._candidates()) if searcher._admissible(a)]
+    minima = searcher._local_minima(scores, open_rows)
     assert minima[0] == min(open_rows, key=lambda i: scores[i])
     assert list(scores[minima]) == sorted(scores[minima])
     assert 1 <= len(minima) < len(open_rows)
