@@ -71,13 +71,13 @@ def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]
     """The Pareto front (several objectives) or the top trials, then the best architecture."""
     if not best:
         return
-    from nas._cli._query import _emit
+    from nas._cli._read import emit
 
     first, direction = next(iter(study.objectives.items()))
     # The objectives only: `nas trials` and `nas best` show every metric.
     shown = [{**t, "metrics": {k: t["metrics"][k] for k in study.objectives if k in t["metrics"]}}
              for t in best]
-    _emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
+    emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
     top = (max if direction == "max" else min)(best, key=lambda t: t["metrics"][first])
     print(f"best by {first}: trial {top['trial']} (id {top['id']}; "
           f"`nas export {top['id']} -o best.json` saves it)")
