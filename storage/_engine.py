@@ -13,8 +13,6 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -176,5 +174,10 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
 
 def insert(conn: Connection, model: Any) -> Any:
     """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
+    # Imported here: the PostgreSQL dialect package loads every driver's module (asyncpg,
+    # pg8000, ...), a cost a command that reads a SQLite file should not pay.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model)
