@@ -47,9 +47,10 @@ def shippable(evaluate: Any) -> Any:
     worker's code never sees the wrapper. The modules beside the running script go by value
     too, as those beside a spec do (``ship_folder``).
     """
-    main = getattr(sys.modules.get("__main__"), "__file__", None)
-    if main is not None:
-        ship_folder(Path(main).parent)
+    main = sys.modules.get("__main__")
+    # A script run as `python script.py` (no module spec); `python -m tool` runs installed code.
+    if getattr(main, "__spec__", True) is None and getattr(main, "__file__", None):
+        ship_folder(Path(main.__file__).parent)
     entries = {}
     for module, attribute in REGISTRIES:
         # A registry the driver never loaded holds only built-ins.

@@ -82,12 +82,21 @@ def _rename(args: argparse.Namespace) -> int:
     return 0
 
 
+def _same_database(a: str, b: str) -> bool:
+    import storage
+
+    files = storage.sqlite_file(a), storage.sqlite_file(b)
+    if files[0] is not None and files[1] is not None:
+        return files[0].resolve() == files[1].resolve()
+    return storage.safe_url(a) == storage.safe_url(b)
+
+
 def _copy(args: argparse.Namespace) -> int:
     import storage
 
     name = args.new_name or args.study
     with open_existing(args) as source:
-        if storage.safe_url(args.to) == storage.safe_url(source.url) and name == args.study:
+        if _same_database(args.to, source.url) and name == args.study:
             raise UserError(
                 f"--to is the database the study is in ({storage.safe_url(args.to)}); copy it "
                 "under another name with --as NEW, or give another --to."

@@ -44,8 +44,12 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import nas
+    import storage
     from nas._cli import storage_url
 
+    # A malformed URL or an unsupported backend fails in a second, not after the spec's
+    # imports and Ray's start-up.
+    storage.sqlite_file(storage_url(args))
     study = pick_study(load_spec(args.spec), args)
     overrides = {k: v for k, v in (("trials", args.trials), ("searcher", args.searcher))
                  if v is not None}

@@ -7,11 +7,15 @@ machine cannot blur: the modules a command loads.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 import textwrap
+from pathlib import Path
 
 import storage
+
+ROOT = Path(__file__).resolve().parents[2]
 
 FORBIDDEN = ("torch", "ray", "triton", "optuna", "scipy", "sklearn", "pandas")
 
@@ -47,8 +51,10 @@ def test_read_only_commands_and_usage_errors_never_import_the_heavy_stack(tmp_pa
         ["run", str(tmp_path / "missing.py")],
     ]
     code = f"FORBIDDEN = {FORBIDDEN!r}\n" + PROBE
+    path = os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")]))
     done = subprocess.run([sys.executable, "-c", code, json.dumps(commands)],
-                          capture_output=True, text=True, timeout=120, check=True)
+                          capture_output=True, text=True, timeout=120, check=True,
+                          env={**os.environ, "PYTHONPATH": path})
     loaded = json.loads(done.stdout)
     assert loaded == {" ".join(argv): [] for argv in commands}
     assert (tmp_path / "a.json").exists() and not (tmp_path / "missing.db").exists()
