@@ -71,6 +71,8 @@ MISTAKES = {
     "run on mysql": _m("run spec.py --storage mysql://u@h/db", 1, "'mysql'"),
     "profile on mysql": _m("profile --device cpu --storage mysql://u@h/db", 1, "'mysql'"),
     "malformed url": _m("trials demo --storage not-a-url", 1, "'not-a-url'"),
+    "unreachable server": _m("studies --storage postgresql+psycopg://u@127.0.0.1:1/db", 1,
+                             '"127.0.0.1", port 1'),
     "unknown study": _m("trials dmeo", 1, "'dmeo'"),
     "unknown study in best": _m("best nope", 1, "'nope'"),
     "unknown study in pareto": _m("pareto nope", 1, "'nope'"),
