@@ -167,6 +167,12 @@ class Study:
         names = sorted(searcher_names())
         if self.searcher not in names:
             raise UserError(f"Unknown searcher {self.searcher!r}. Must be one of {names}.")
+        from nas.searchers._registry import check_options
+
+        try:
+            check_options(self.searcher, self.searcher_options or {})
+        except UserError as exc:
+            raise UserError(f"Study {self.name!r}: {exc}") from None
 
     def _check_constraints(self) -> None:
         from space import Constraint
