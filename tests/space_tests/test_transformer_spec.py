@@ -97,8 +97,8 @@ def test_lm_defaults_to_causal_and_drops_classification_keys() -> None:
         (lambda: _clf(layer(64, mixer("softmax"))),
          r"layers\[0\]\.mixer\.heads is required by mixer 'softmax'"),
         (lambda: _clf(layer(64, mixer("window", heads=2, windw=4))),
-         r"layers\[0\]\.mixer\.windw is not a parameter of mixer 'window'; got 4\. It takes heads, "
-         r"head_dim and window; did you mean window\?"),
+         r"layers\[0\]\.mixer\.windw is not a parameter of mixer 'window'; got 4\. It takes "
+         r"heads, head_dim and window; did you mean window\?"),
         (lambda: _clf(layer(64, mixer("linear", heads=2, feature_map="tanh"))),
          r"feature_map of mixer 'linear' must be one of 'elu', 'relu'; got 'tanh'"),
         (lambda: _clf(layer(64, mixer("shsa", qk_dim=8, partial=0.0))),
