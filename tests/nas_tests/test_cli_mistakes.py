@@ -1,8 +1,11 @@
-"""Fifty-odd mistakes a user makes at the command line, each through a real ``nas`` process.
+"""Sixty mistakes a user makes at the command line, each through a real ``nas`` process.
 
 Every one must end with the right exit status (2 for a usage error, 1 for any other mistake),
 exactly one line on stderr (no traceback, no usage block) and a message that names the
-offending value. The processes run a few at a time: each is a fresh interpreter.
+offending value. The processes run a few at a time: each is a fresh interpreter. Mistakes in a
+spec's space or evaluators are here once each kind (they import torch); the full range of them
+is tested in-process (tests/space_tests/test_transformer_spec.py,
+tests/evaluators_tests/test_contradictions.py).
 """
 
 from __future__ import annotations
@@ -110,12 +113,8 @@ MISTAKES = {
     "predict without a database": _m("predict a.json --device cpu --storage sqlite:///no.db", 1,
                                      "'no.db'"),
     "no such study in the spec": _m("run spec.py --study nope", 1, "'nope'"),
-    "conv head without kernel": _m("run conv_head.py", 1, "heads[0].kernel"),
-    "conv mixer with heads": _m("run conv_heads.py", 1, "mixer.heads"),
     "window without window": _m("run window.py", 1, "mixer.window"),
     "task on another input": _m("run mismatch.py", 1, "image 32×32×3 (patch 4), 100 classes"),
-    "two latencies": _m("run two_latencies.py", 1, "'latency_ms'"),
-    "predict on a tpu": _m("predict a.json --device tpu", 1, "'tpu'"),
 }
 
 SPECS = {
@@ -125,10 +124,6 @@ SPECS = {
                           evaluate=lambda arch: {"loss": 1.0}, objectives={"loss": "min"})
     """),
     "syntax.py": "study = nas.Study(\n",
-    "conv_head.py": TINY + "Space(transformer([layer(32, heads([head('conv'), head('softmax')]))],"
-                           " input=tokens(16, 8), num_classes=2))\n",
-    "conv_heads.py": TINY + "Space(transformer([layer(32, mixer('conv', heads=2, kernel=3))],"
-                            " input=tokens(16, 8), num_classes=2))\n",
     "window.py": TINY + "Space(transformer([layer(32, mixer('window', heads=2))],"
                         " input=tokens(16, 8), num_classes=2))\n",
     "mismatch.py": TINY + textwrap.dedent("""
@@ -139,8 +134,6 @@ SPECS = {
                                                   input=patches(32, 4, 3), num_classes=100)),
                           evaluate=Compose(TrainEvaluator("digits"), CostEvaluator("stm32f746")))
     """),
-    "two_latencies.py": "from evaluators import Compose, CostEvaluator, MeasuredLatencyEvaluator\n"
-                        "Compose(MeasuredLatencyEvaluator(), CostEvaluator('cpu'))\n",
 }
 
 
