@@ -20,6 +20,9 @@ import sys
 from pathlib import Path
 from typing import Any
 
+# hetnas itself is installed on every worker: never pickled by value, even when a spec lives in
+# a checkout of it.
+HETNAS = ("nas", "space", "evaluators", "kernels", "storage")
 # (module, attribute) of each registry a worker consults while it evaluates a trial.
 REGISTRIES = (
     ("space.mixers._registry", "MIXERS"),
@@ -34,8 +37,9 @@ def ship_folder(folder: str | Path) -> None:
     root = Path(folder).resolve()
     for name, module in list(sys.modules.items()):
         source = getattr(module, "__file__", None)
-        if source is not None and name != "__main__" and Path(source).resolve().is_relative_to(
-                root):
+        if source is None or name == "__main__" or name.split(".")[0] in HETNAS:
+            continue
+        if Path(source).resolve().is_relative_to(root):
             ray.cloudpickle.register_pickle_by_value(module)
 
 
