@@ -39,7 +39,10 @@ def ship_folder(folder: str | Path) -> None:
         source = getattr(module, "__file__", None)
         if source is None or name == "__main__" or name.split(".")[0] in HETNAS:
             continue
-        if Path(source).resolve().is_relative_to(root):
+        path = Path(source).resolve()
+        # An environment inside the project (project/.venv) holds installed packages.
+        installed = {"site-packages", "dist-packages"} & set(path.parts)
+        if path.is_relative_to(root) and not installed:
             ray.cloudpickle.register_pickle_by_value(module)
 
 
