@@ -130,3 +130,33 @@ class TestCluster:
     @pytest.mark.usefixtures("cluster")
     def test_the_tour_runs_on_a_two_node_cluster(self, postgres_url, capsys) -> None:
         _tour(postgres_url, capsys)
+
+
+def test_only_the_users_own_modules_beside_the_spec_go_by_value(tmp_path, monkeypatch) -> None:
+    import ray.cloudpickle
+
+    from nas._ship import ship_folder
+
+    site = tmp_path / ".venv" / "lib" / "python3.11" / "site-packages"
+    site.mkdir(parents=True)
+    (tmp_path / "helpers_beside.py").write_text("X = 1\n")
+    (site / "installed_inside.py").write_text("Y = 2\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    monkeypatch.syspath_prepend(str(site))
+    import helpers_beside  # noqa: F401
+    import installed_inside  # noqa: F401
+
+    before = set(ray.cloudpickle.list_registry_pickle_by_value())
+    try:
+        ship_folder(tmp_path)
+        # A spec inside a checkout of hetnas must not ship hetnas itself either.
+        ship_folder(ROOT)
+        shipped = ray.cloudpickle.list_registry_pickle_by_value()
+        assert "helpers_beside" in shipped and "installed_inside" not in shipped
+        assert not {name for name in shipped if name.split(".")[0] in ("nas", "space", "storage")}
+    finally:
+        # Leave the rest of the suite the registry it had.
+        for name in set(ray.cloudpickle.list_registry_pickle_by_value()) - before:
+            ray.cloudpickle.unregister_pickle_by_value(sys.modules[name])
+        for name in ("helpers_beside", "installed_inside"):
+            sys.modules.pop(name, None)
