@@ -5,8 +5,11 @@ from __future__ import annotations
 from abc import ABC
 from abc import abstractmethod
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
+
+from evaluators._errors import EvaluatorError
 
 Report = Callable[[str, int, float], None]
 
@@ -36,10 +39,15 @@ class BaseEvaluator(ABC):
     stop a trial early. ``evaluate_many`` runs instead for a batch of cheap trials (those that
     report nothing), which the runner packs into one worker task. ``metrics`` names what
     ``__call__`` returns, so a study can reject a constraint on a metric nothing produces
-    before any trial runs.
+    before any trial runs. ``check_space`` runs once when a study is built, in the driver,
+    to refuse a space this evaluator cannot judge before any trial is spent.
     """
 
     metrics: tuple[str, ...] = ()
+
+    def check_space(self, space: Any) -> None:
+        """Raise ``EvaluatorError`` if this evaluator cannot evaluate ``space``'s
+        architectures (the default accepts every space)."""
 
     @abstractmethod
     def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
@@ -59,12 +67,54 @@ class BaseEvaluator(ABC):
 class Compose(BaseEvaluator):
     """Runs evaluators in order on the same architecture and merges their dicts.
 
-    A metric produced by two evaluators keeps the later value, so put the authoritative one
-    last (e.g. a measured ``latency_ms`` after a predicted one).
+    Two evaluators that produce the same metric contradict each other (a measured
+    ``latency_ms`` and a predicted one), so that is refused, when the evaluators are composed
+    for those that declare ``metrics`` and at the first trial for plain callables, unless
+    ``prefer`` names the one whose value is kept.
+
+    Args:
+        *evaluators: ``BaseEvaluator`` instances or plain callables ``arch -> dict``.
+        prefer: metric name -> position (0, 1, ...) in ``evaluators`` of the evaluator whose
+            value wins, e.g. ``Compose(MeasuredLatencyEvaluator(), CostEvaluator("cpu"),
+            prefer={"latency_ms": 0})``.
+
+    Raises:
+        EvaluatorError: two declared evaluators make one metric that ``prefer`` does not
+            settle, or ``prefer`` names a position or metric that does not fit.
     """
 
-    def __init__(self, *evaluators: Callable[..., Any]) -> None:
+    def __init__(self, *evaluators: Callable[..., Any],
+                 prefer: Mapping[str, int] | None = None) -> None:
         self.evaluators = evaluators
+        self.prefer = dict(prefer or {})
+        for metric, position in self.prefer.items():
+            if not isinstance(position, int) or not 0 <= position < len(evaluators):
+                raise EvaluatorError(
+                    f"Compose: prefer[{metric!r}] must be the position of one of the "
+                    f"{len(evaluators)} evaluators (0 to {len(evaluators) - 1}); got "
+                    f"{position!r}."
+                )
+            made = getattr(evaluators[position], "metrics", None)
+            if made and metric not in made:
+                raise EvaluatorError(
+                    f"Compose: prefer[{metric!r}] = {position} names "
+                    f"{_name(evaluators[position])}, which makes {list(made)}, not {metric!r}. "
+                    "Give the position of an evaluator that makes it."
+                )
+        makers: dict[str, int] = {}
+        for i, ev in enumerate(evaluators):
+            for metric in getattr(ev, "metrics", ()):
+                if metric in makers and metric not in self.prefer:
+                    raise self._conflict(metric, makers[metric], i)
+                makers.setdefault(metric, i)
+
+    def _conflict(self, metric: str, first: int, second: int) -> EvaluatorError:
+        return EvaluatorError(
+            f"Compose: evaluators {first} ({_name(self.evaluators[first])}) and {second} "
+            f"({_name(self.evaluators[second])}) both produce {metric!r}, so one value would "
+            f"silently replace the other. Say which to keep: prefer={{{metric!r}: {first}}} "
+            f"(or {second}), or drop one of them."
+        )
 
     @property
     def metrics(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -73,18 +123,34 @@ class Compose(BaseEvaluator):
             seen.update(dict.fromkeys(getattr(ev, "metrics", ())))
         return tuple(seen)
 
-    def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
-        out: dict[str, float] = {}
+    def check_space(self, space: Any) -> None:
         for ev in self.evaluators:
-            result = ev(arch, report) if isinstance(ev, BaseEvaluator) else ev(arch)
-            out.update({k: float(v) for k, v in dict(result).items()})
+            check = getattr(ev, "check_space", None)
+            if callable(check):
+                check(space)
+
+    def _merge(self, results: Sequence[Any]) -> dict[str, float]:
+        out: dict[str, float] = {}
+        maker: dict[str, int] = {}
+        for i, result in enumerate(results):
+            for k, v in dict(result).items():
+                if k in maker and k not in self.prefer:
+                    raise self._conflict(k, maker[k], i)
+                if k not in maker or self.prefer.get(k) == i:
+                    out[k] = float(v)
+                    maker[k] = i
         return out
 
+    def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
+        return self._merge([ev(arch, report) if isinstance(ev, BaseEvaluator) else ev(arch)
+                            for ev in self.evaluators])
+
     def evaluate_many(self, archs: Sequence[Any]) -> list[dict[str, float]]:
-        outs: list[dict[str, float]] = [{} for _ in archs]
-        for ev in self.evaluators:
-            results = (ev.evaluate_many(archs) if isinstance(ev, BaseEvaluator)
-                       else [ev(arch) for arch in archs])
-            for out, result in zip(outs, results, strict=True):
-                out.update({k: float(v) for k, v in dict(result).items()})
-        return outs
+        columns = [ev.evaluate_many(archs) if isinstance(ev, BaseEvaluator)
+                   else [ev(arch) for arch in archs] for ev in self.evaluators]
+        return [self._merge(results) for results in zip(*columns, strict=True)]
+
+
+def _name(evaluator: Any) -> str:
+    return repr(evaluator) if isinstance(evaluator, BaseEvaluator) else getattr(
+        evaluator, "__name__", type(evaluator).__name__)

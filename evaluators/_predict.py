@@ -28,13 +28,18 @@ _MODELS: dict[tuple[str, str, int], LatencyModel] = {}
 
 
 def device_metrics(device: str) -> tuple[str, ...]:
-    """The metric names ``predict`` returns for ``device``."""
-    base = ("latency_ms", "params", "flops")
+    """The metric names ``predict`` returns for ``device``.
+
+    Each name has one meaning whatever the evaluator: ``latency_ms`` is latency measured or
+    calibrated on the target (cpu, cuda), ``mcu_latency_ms`` the MACs-based estimate for a
+    board, ``mpc_ms`` the two-party inference time. So composing a measured latency with a
+    board's or a protocol's costs never overwrites one with another.
+    """
     if device in MCU_BOARDS:
-        return (*base, "sram_kb", "flash_kb")
+        return ("mcu_latency_ms", "params", "flops", "sram_kb", "flash_kb")
     if device in MPC_NETWORKS:
-        return (*base, "mpc_ms", "mpc_rounds", "mpc_mb")
-    return base
+        return ("params", "flops", "mpc_ms", "mpc_rounds", "mpc_mb")
+    return ("latency_ms", "params", "flops")
 
 
 def _check_device(device: str) -> None:
@@ -74,10 +79,11 @@ def predict(
 
     Args:
         arch: an ``Architecture``, an architecture dict, or a list/tuple of either.
-        device: ``cpu`` or ``cuda`` (the calibrated latency model in ``storage``), a board
-            ``stm32f427``/``stm32f746``/``stm32h743`` (adds ``sram_kb``, ``flash_kb``; latency
-            is an estimate from MACs) or ``mpc-lan``/``mpc-wan`` (adds ``mpc_ms``,
-            ``mpc_rounds``, ``mpc_mb``; ``latency_ms`` is the secure inference time).
+        device: ``cpu`` or ``cuda`` (``latency_ms`` from the calibrated latency model in
+            ``storage``), a board ``stm32f427``/``stm32f746``/``stm32h743`` (``sram_kb``,
+            ``flash_kb`` and ``mcu_latency_ms``, an estimate from MACs) or
+            ``mpc-lan``/``mpc-wan`` (``mpc_ms``, the secure inference time, ``mpc_rounds``,
+            ``mpc_mb``). Every device gives ``params`` and ``flops``.
         storage: database URL (default ``$NAS_STORAGE``, else ``sqlite:///studies.db``); only
             ``cpu`` and ``cuda`` read it.
         batch_size: inputs per forward pass (MCU boards run batch 1).
@@ -108,11 +114,10 @@ def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
     if device in MCU_BOARDS:
         # The memory model counts the parameters for flash anyway.
         mcu = MCUMemoryModel(device)(arch)
-        return {"params": mcu["params"], "flops": flops, "latency_ms": mcu["mcu_latency_ms"],
-                "sram_kb": mcu["sram_kb"], "flash_kb": mcu["flash_kb"]}
+        return {"mcu_latency_ms": mcu["mcu_latency_ms"], "params": mcu["params"],
+                "flops": flops, "sram_kb": mcu["sram_kb"], "flash_kb": mcu["flash_kb"]}
     mpc = MPCCostModel(device, batch_size)(arch)
-    return {"params": float(space.count_params(arch)), "flops": flops,
-            "latency_ms": mpc["mpc_ms"], **mpc}
+    return {"params": float(space.count_params(arch)), "flops": flops, **mpc}
 
 
 class CostEvaluator(BaseEvaluator):

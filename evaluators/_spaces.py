@@ -25,7 +25,7 @@ def text_space(seq_len: int = 128) -> Space:
         mixer("window", heads=choice(2, 4), window=16),
         mixer("relu", heads=choice(2, 4)),
         mixer("dct"),
-        mixer("conv", heads=choice(2, 4), kernel=choice(5, 9)),
+        mixer("conv", kernel=choice(5, 9)),
         heads(head(choice("softmax", "scale", "quad")), count=choice(2, 4)),
     )
     block = layer(width, mixers, ffn=[choice(256, 512, 1024)],

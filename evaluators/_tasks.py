@@ -25,9 +25,10 @@ IGNORE = -100
 class BaseTask(ABC):
     """A dataset and the input/head it imposes on an architecture.
 
-    ``adapt(arch)`` returns the architecture dict with the task's input, ``task`` and
-    ``num_classes`` (the layers come from the architecture), ``batch(rng, n)`` draws training
-    examples and ``validation()`` yields fixed validation batches. Targets are class ids
+    ``check(arch)`` refuses an architecture whose input, ``task`` or ``num_classes`` differ
+    from the task's, ``adapt(arch)`` returns the architecture dict with the task's (the layers
+    come from the architecture), ``batch(rng, n)`` draws training examples and
+    ``validation()`` yields fixed validation batches. Targets are class ids
     ``(B,)`` for classification and next-token ids ``(B, L)`` with ``IGNORE`` where unscored
     for language modelling.
     """
@@ -49,6 +50,19 @@ class BaseTask(ABC):
 
     num_classes: int = 0
 
+    def check(self, arch: dict[str, Any]) -> None:
+        """Raise ``EvaluatorError`` naming both sides if ``arch`` is not built for this task:
+        training it here would score another model than the one the cost models price."""
+        adapted = self.adapt(arch)
+        if all(arch.get(key) == adapted.get(key) for key in ("input", "task", "num_classes")):
+            return
+        raise EvaluatorError(
+            f"Task {self.name!r} trains on {describe_head(adapted)}, but the architecture has "
+            f"{describe_head(arch)}. Build the space for the task ({constructor(adapted)}), or "
+            "pass adapt=True to train every architecture on the task's input and head instead "
+            "(other evaluators still see the space's)."
+        )
+
     def adapt(self, arch: dict[str, Any]) -> dict[str, Any]:
         a = dict(arch)
         a["input"] = self.input_spec(arch)
@@ -60,6 +74,33 @@ class BaseTask(ABC):
             a.pop("num_classes", None)
             a.pop("pool", None)
         return a
+
+
+def describe_head(arch: dict[str, Any]) -> str:
+    """An architecture's input and head in words: "image 8×8×1 (patch 4), 10 classes"."""
+    inp = arch.get("input") or {}
+    if inp.get("type") == "image":
+        size = inp.get("image_size")
+        shown = f"image {size}×{size}×{inp.get('channels')} (patch {inp.get('patch')})"
+    elif inp.get("type") == "tokens":
+        shown = f"tokens (vocabulary {inp.get('vocab')}, length {inp.get('seq_len')})"
+    else:
+        shown = f"input {inp!r}"
+    if arch.get("task") == "lm":
+        return f"{shown}, language modelling"
+    return f"{shown}, {arch.get('num_classes')} classes"
+
+
+def constructor(arch: dict[str, Any]) -> str:
+    """The DSL call that declares an architecture's input and head."""
+    inp = arch["input"]
+    if inp["type"] == "image":
+        made = f"input=patches({inp['image_size']}, {inp['patch']}, {inp['channels']})"
+    else:
+        made = f"input=tokens({inp['vocab']}, {inp['seq_len']})"
+    if arch["task"] == "lm":
+        return f"{made}, task='lm'"
+    return f"{made}, num_classes={arch['num_classes']}"
 
 
 def _batches(x: np.ndarray, y: np.ndarray, size: int) -> list[tuple[torch.Tensor, torch.Tensor]]:

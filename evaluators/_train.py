@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from collections.abc import Callable
@@ -103,8 +104,9 @@ def train(
     init: Mapping[str, torch.Tensor] | None = None,
     report: Report | None = None,
     task_options: Mapping[str, Any] | None = None,
+    adapt: bool = False,
 ) -> TrainResult:
-    """Train ``arch`` (its layers; the task fixes input and head) and score it on validation.
+    """Train ``arch`` on ``task`` and score it on validation.
 
     Seeded and deterministic on the CPU for a step budget (a time budget stops wherever the
     clock says). AdamW with a linear warm-up over the first 5 % of steps and cosine decay.
@@ -115,15 +117,24 @@ def train(
         init: a state dict to warm-start from; tensors whose names and shapes match are copied.
         report: ``report(name, step, value)`` with the validation ``accuracy`` (classification)
             or ``loss`` (language modelling).
+        adapt: train the architecture's layers on the task's own input and head; without it,
+            an architecture built for another input or class count is an error.
 
     Returns:
         ``TrainResult``; metrics: ``accuracy``, ``loss``, ``perplexity`` (LM tasks),
         ``train_s``, ``steps``, ``warm_start_fraction`` (with ``init``).
+
+    Raises:
+        EvaluatorError: no budget, or (without ``adapt``) an architecture whose input, task or
+            class count is not the task's.
     """
     if steps is None and seconds is None:
         raise EvaluatorError("train needs a budget: pass steps=N or seconds=S (or both).")
     task = make_task(task, **dict(task_options or {}))
-    a = task.adapt(fast_dict(arch))
+    a = fast_dict(arch)
+    if not adapt:
+        task.check(a)
+    a = task.adapt(a)
     torch.manual_seed(seed)
     model = space.build(a, seed=seed)
     metrics: dict[str, float] = {}
@@ -168,7 +179,14 @@ class TrainEvaluator(BaseEvaluator):
             ``QUICK_SECONDS``).
         quick: a short run for smoke tests and ``nas run --quick``.
         task_options: keyword arguments of the task's constructor (e.g. ``max_len``).
+        adapt: train each architecture's layers on the task's input and head even when the
+            space declares another (``check_space`` then accepts any space); the spec that
+            says so is the record of it.
         Other arguments as ``train``.
+
+    A study refuses a space whose input, task or class count differ from the task's unless
+    ``adapt=True``: ``TrainEvaluator("digits")`` on a ``patches(32, 4, 3)``, 100-class space
+    would train an 8×8, 10-class model while a cost evaluator prices the 32×32×3 one.
     """
 
     def __init__(
@@ -182,6 +200,7 @@ class TrainEvaluator(BaseEvaluator):
         seed: int = 0,
         quick: bool = False,
         task_options: Mapping[str, Any] | None = None,
+        adapt: bool = False,
     ) -> None:
         self.task = task
         self.steps = steps
@@ -191,12 +210,28 @@ class TrainEvaluator(BaseEvaluator):
         self.seed = seed
         self.quick = quick
         self.task_options = task_options
+        self.adapt = adapt
 
     @property
     def metrics(self) -> tuple[str, ...]:  # type: ignore[override]
         kind = self.task.kind if isinstance(self.task, BaseTask) else TASKS[self.task].kind
         extra = ("perplexity",) if kind == "lm" else ()
         return ("accuracy", "loss", *extra, "train_s")
+
+    def check_space(self, space: Any) -> None:
+        """Refuse a space whose architectures this task cannot train as they are (16
+        samples are checked; ``train`` checks every trial's architecture again)."""
+        if self.adapt:
+            return
+        task = make_task(self.task, **dict(self.task_options or {}))
+        seen = set()
+        for seed in range(16):
+            arch = fast_dict(space.sample(seed=seed))
+            key = json.dumps([arch.get(k) for k in ("input", "task", "num_classes")],
+                             sort_keys=True, default=str)
+            if key not in seen:
+                seen.add(key)
+                task.check(arch)
 
     def __call__(self, arch: Any, report: Report | None = None,
                  init: Mapping[str, torch.Tensor] | None = None) -> dict[str, float]:
@@ -206,4 +241,5 @@ class TrainEvaluator(BaseEvaluator):
             seconds = min(seconds or QUICK_SECONDS, QUICK_SECONDS)
         return train(arch, self.task, steps=steps, seconds=seconds,
                      batch_size=self.batch_size, lr=self.lr, seed=self.seed, init=init,
-                     report=report, task_options=self.task_options).metrics
+                     report=report, task_options=self.task_options,
+                     adapt=self.adapt).metrics

@@ -1,14 +1,25 @@
-"""hetnas search layer: studies, searchers, the Ray runner and the ``nas`` CLI."""
+"""hetnas search layer: studies, searchers, the Ray runner and the ``nas`` CLI.
+
+The public names load on first use (PEP 562), so ``import nas`` and the read-only commands of
+the ``nas`` CLI stay fast: only ``nas run`` pays for Ray, torch and the searchers.
+"""
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from nas._errors import UserError
-from nas._runner import RunResult
-from nas._runner import run
-from nas._study import Study
-from nas.searchers import BaseSearcher
-from nas.searchers import make_searcher
-from nas.searchers import register_searcher
+
+# Public name -> module that defines it.
+_LAZY = {
+    "BaseSearcher": "nas.searchers",
+    "RunResult": "nas._runner",
+    "Study": "nas._study",
+    "make_searcher": "nas.searchers",
+    "register_searcher": "nas.searchers",
+    "run": "nas._runner",
+}
 
 __all__ = [
     "BaseSearcher",
@@ -19,3 +30,15 @@ __all__ = [
     "register_searcher",
     "run",
 ]
+
+
+def __getattr__(name: str) -> Any:
+    if name not in _LAZY:
+        raise AttributeError(f"module 'nas' has no attribute {name!r}")
+    value = getattr(importlib.import_module(_LAZY[name]), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import re
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -12,6 +14,10 @@ from pathlib import Path
 from rich.console import Console
 from rich.live import Live
 from rich.text import Text
+
+# Off a terminal (a log file, CI, `nohup`), a plain line this often instead of a live one;
+# $NAS_PROGRESS_S overrides it.
+PLAIN_EVERY_S = 30.0
 
 
 def log_path(log_dir: str | Path, study: str) -> Path:
@@ -38,7 +44,11 @@ def study_logger(path: Path) -> Iterator[logging.Logger]:
 
 
 class Progress:
-    """The live line: done / running / failed, best so far and ETA; silent when ``quiet``.
+    """The status line: done / running / failed, best so far and ETA; silent when ``quiet``.
+
+    On a terminal it is one live line on stderr. Elsewhere (stderr redirected to a file or a
+    pipe) it is a plain line every ``every_s`` seconds and one at the end, so a log shows
+    progress without terminal control codes.
 
     Args:
         study: Study name, shown first.
@@ -46,10 +56,12 @@ class Progress:
         finished: Finished trials already in the database when this run started.
         objectives: The study's objectives, to say which way "best" points.
         quiet: Show nothing.
+        every_s: Seconds between plain lines (default ``$NAS_PROGRESS_S`` or 30).
     """
 
     def __init__(
-        self, study: str, target: int, finished: int, objectives: dict[str, str], quiet: bool
+        self, study: str, target: int, finished: int, objectives: dict[str, str], quiet: bool,
+        every_s: float | None = None,
     ) -> None:
         self._study = study
         self._target = target
@@ -58,8 +70,15 @@ class Progress:
         self._best: dict[str, float] = {}
         self._start = time.monotonic()
         self._console = Console(stderr=True)
-        self._live = None if quiet else Live(Text(""), console=self._console,
-                                             refresh_per_second=4, transient=False)
+        self._quiet = quiet
+        self._every_s = float(os.environ.get("NAS_PROGRESS_S", PLAIN_EVERY_S)) if (
+            every_s is None) else every_s
+        self._printed_at: float | None = None
+        self._printed_line = ""
+        self._last = ""
+        live = not quiet and self._console.is_terminal
+        self._live = Live(Text(""), console=self._console, refresh_per_second=4,
+                          transient=False) if live else None
 
     def __enter__(self) -> Progress:
         if self._live is not None:
@@ -69,9 +88,8 @@ class Progress:
     def __exit__(self, *exc: object) -> None:
         if self._live is not None:
             self._live.__exit__(None, None, None)
-            # Off a terminal, Live writes its last line without ending it.
-            if not self._console.is_terminal:
-                self._console.line()
+        elif not self._quiet and self._last and self._last != self._printed_line:
+            self._plain(self._last)
 
     def observe(self, metrics: dict[str, float]) -> None:
         """Fold one COMPLETE trial's metrics into the best-so-far values."""
@@ -84,8 +102,20 @@ class Progress:
                 self._best[name] = value
 
     def update(self, complete: int, running: int, failed: int, pruned: int = 0) -> None:
+        if self._quiet:
+            return
+        self._last = self.line(complete, running, failed, pruned)
         if self._live is not None:
-            self._live.update(Text(self.line(complete, running, failed, pruned)))
+            self._live.update(Text(self._last))
+            return
+        now = time.monotonic()
+        if self._printed_at is None or now - self._printed_at >= self._every_s:
+            self._plain(self._last)
+
+    def _plain(self, line: str) -> None:
+        print(line, file=sys.stderr, flush=True)
+        self._printed_at = time.monotonic()
+        self._printed_line = line
 
     def line(self, complete: int, running: int, failed: int, pruned: int = 0) -> str:
         finished = complete + failed + pruned

@@ -31,6 +31,8 @@ from nas._progress import log_path
 from nas._progress import study_logger
 from nas._pruners import BasePruner
 from nas._pruners import make_pruner
+from nas._ship import ray_options
+from nas._ship import shippable
 from nas._study import Study
 from nas.searchers import BaseSearcher
 from nas.searchers import make_searcher
@@ -129,8 +131,8 @@ def run(
     started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
     try:
         _refuse_sqlite_on_cluster(storage)
-        pool = Pool(study.evaluate, cpus=study.cpus, gpus=study.gpus, timeout_s=study.timeout_s,
-                    workers=workers)
+        pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
+                    timeout_s=study.timeout_s, workers=workers)
         with storage_mod.connect(storage) as db, \
                 study_logger(log_path(log_dir, study.name)) as logger:
             _open_study(db, study, resume)
@@ -154,8 +156,7 @@ def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
     """Start or join Ray unless the caller already did; True if this call must shut it down."""
     if ray.is_initialized():
         return False
-    options: dict[str, Any] = {"include_dashboard": False, "log_to_driver": not quiet,
-                               "logging_level": "WARNING"}
+    options = ray_options(quiet)
     if address is None:
         ray.init(num_cpus=cpus, **options)
     else:

@@ -72,6 +72,7 @@ class Study:
         self._check_searcher()
         self._check_constraints()
         self._check_pruner()
+        self._check_space()
 
     @property
     def cpus(self) -> float:
@@ -166,6 +167,12 @@ class Study:
         names = sorted(searcher_names())
         if self.searcher not in names:
             raise UserError(f"Unknown searcher {self.searcher!r}. Must be one of {names}.")
+        from nas.searchers._registry import check_options
+
+        try:
+            check_options(self.searcher, self.searcher_options or {})
+        except UserError as exc:
+            raise UserError(f"Study {self.name!r}: {exc}") from None
 
     def _check_constraints(self) -> None:
         from space import Constraint
@@ -220,6 +227,18 @@ class Study:
                 "(def evaluate(arch, report=None) and call report(name, step, value)), use a "
                 "built-in evaluator, or drop the pruner."
             )
+
+
+    def _check_space(self) -> None:
+        # Built-in evaluators say whether they can judge this space (a training task refuses
+        # an input or class count other than its own), before any trial is spent.
+        check = getattr(self.evaluate, "check_space", None)
+        if not callable(check):
+            return
+        try:
+            check(self.space)
+        except ValueError as exc:
+            raise UserError(f"Study {self.name!r}: {exc}") from exc
 
 
 def _declared_metrics(evaluate: Any) -> tuple[str, ...] | None:

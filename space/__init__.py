@@ -39,6 +39,7 @@ from space.mixers import BaseHead
 from space.mixers import BaseMixer
 from space.mixers import MixerContext
 from space.mixers import MixerInfo
+from space.mixers import MixerParam
 from space.mixers import register_mixer
 
 __all__ = [
@@ -49,6 +50,7 @@ __all__ = [
     "Constraint",
     "MixerContext",
     "MixerInfo",
+    "MixerParam",
     "Space",
     "SpaceError",
     "build",

@@ -413,7 +413,15 @@ class Integer(Decision):
 
 
 class Real(Decision):
-    """A continuous range ``[low, high]``, optionally log-scaled. Makes ``size()`` infinite."""
+    """A continuous range ``[low, high]``, optionally log-scaled. Makes ``size()`` infinite.
+
+    Values are kept to ``DIGITS`` significant digits (and clamped into the range): the
+    unit-interval map of ``encode`` and its inverse lose the last binary digits of a float,
+    and rounding the result back to 12 digits restores the value exactly, so
+    ``decode(encode(a)) == a`` for every architecture the space produces.
+    """
+
+    DIGITS = 12
 
     def __init__(self, low: float, high: float, log: bool = False) -> None:
         self.low, self.high, self.log = float(low), float(high), log
@@ -423,7 +431,11 @@ class Real(Decision):
         if not self.match(value, scope):
             raise SpaceError(f"{key}: the value must be a float in [{self.low}, {self.high}]; "
                              f"got {value!r}.")
-        return float(value)
+        return self.canonical(value)
+
+    def canonical(self, value: float) -> float:
+        """``value`` rounded to ``DIGITS`` significant digits, kept inside ``[low, high]``."""
+        return min(max(float(f"{value:.{self.DIGITS}g}"), self.low), self.high)
 
     def match(self, value: Any, scope: Scope) -> bool:
         return isinstance(value, float) and self.low <= value <= self.high

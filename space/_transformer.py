@@ -7,6 +7,7 @@ dicts that ``build``, ``trace`` and the cost models read directly.
 
 from __future__ import annotations
 
+import difflib
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -204,6 +205,22 @@ def _fail(path: str, rule: str, value: Any, fix: str) -> SpaceError:
     return SpaceError(f"{path} {rule}; got {value!r}. {fix}")
 
 
+def _shown(node: Node) -> Any:
+    """What a spec node holds, for a message: its value(s) when knowable, else its form."""
+    values = _possible(node, {})
+    if values is not None:
+        return values[0] if len(values) == 1 else values
+    if isinstance(node, Group):
+        return {name: _shown(field) for name, field in node.fields.items()}
+    return f"<{type(node).__name__.lower()}>"
+
+
+def _listing(names: list[str]) -> str:
+    if not names:
+        return "no parameters"
+    return ", ".join(names[:-1]) + (" and " if len(names) > 1 else "") + names[-1]
+
+
 def _options(node: Node) -> Iterator[Node]:
     if isinstance(node, Choice):
         for option in node.options:
@@ -243,7 +260,7 @@ class TransformerSpec(Group):
     def _check_input(self, prefix: str, task: str) -> list[int]:
         node = self.fields["input"]
         if not isinstance(node, Group) or not isinstance(node.fields.get("type"), Const):
-            raise _fail(f"{prefix}input", "must be tokens(...) or patches(...)", "?",
+            raise _fail(f"{prefix}input", "must be tokens(...) or patches(...)", _shown(node),
                         "Pass input=tokens(vocab, seq_len) or input=patches(size, patch).")
         fields = {name: _possible(n, {}) for name, n in node.fields.items()}
         kind = fields["type"][0]  # type: ignore[index]
@@ -336,10 +353,11 @@ class TransformerSpec(Group):
     def _check_params(self, path: str, node: Group, kind: str, widths: list[int],
                       lengths: list[int], head_of: int | None) -> None:
         fields = node.fields
+        self._check_declared(path, node, kind, head_of)
         heads_values = _possible(fields["heads"], {}) if "heads" in fields else None
         if head_of is None and MIXERS[kind].attention_like:
             for h in heads_values or []:
-                if not isinstance(h, int) or h < 1:
+                if not isinstance(h, int) or isinstance(h, bool) or h < 1:
                     raise _fail(f"{path}.heads", "must be a positive int", h, "Use heads=4.")
             if isinstance(fields.get("head_dim"), Derived):
                 for width, h in itertools.product(widths, heads_values or []):
@@ -357,10 +375,46 @@ class TransformerSpec(Group):
             values = _possible(fields[name], {}) if name in fields else None
             for value, length in itertools.product(values or [], lengths):
                 too_big = value >= length if name == "window" else value > length
-                if not isinstance(value, int) or value < 1 or too_big:
+                if too_big:
                     raise _fail(f"{path}.{name}",
                                 f"must be a positive int {relation} the sequence length {length}",
                                 value, f"Use {name}={max(1, length // 4)}.")
+
+    @staticmethod
+    def _check_declared(path: str, node: Group, kind: str, head_of: int | None) -> None:
+        """Every parameter the mixer type declares is there with a value it allows, and no
+        other (``mixer("conv", heads=2)``, ``head("conv")`` without ``kernel``)."""
+        info = MIXERS[kind]
+        where = f"head {kind!r}" if head_of is not None else f"mixer {kind!r}"
+        structural = ["head_dim"] if head_of is not None else (
+            ["heads", "head_dim"] if info.attention_like else [])
+        takes = [*structural, *info.params]
+        for name, field in node.fields.items():
+            if name != "type" and name not in takes:
+                close = difflib.get_close_matches(name, takes, n=1)
+                fix = (f"did you mean {close[0]}?" if close else f"drop {name}" + (
+                    " (heads belong to attention mixers such as 'softmax', or to heads([...]))"
+                    if name == "heads" else "") + ".")
+                raise _fail(f"{path}.{name}", f"is not a parameter of {where}", _shown(field),
+                            f"It takes {_listing(takes)}; {fix}")
+        if head_of is None and info.attention_like and "heads" not in node.fields:
+            raise SpaceError(
+                f"{path}.heads is required by {where} (a positive int that divides the width); "
+                f"got none. Pass mixer({kind!r}, heads=4, ...)."
+            )
+        for name, param in info.params.items():
+            if name not in node.fields:
+                if param.required:
+                    call = "head" if head_of is not None else "mixer"
+                    raise SpaceError(
+                        f"{path}.{name} is required by {where} ({param.describe()}); got none. "
+                        f"Pass {call}({kind!r}, ..., {name}={param.sample_value()!r})."
+                    )
+                continue
+            for value in _possible(node.fields[name], {}) or []:
+                if not param.accepts(value):
+                    raise _fail(f"{path}.{name}", f"of {where} must be {param.describe()}",
+                                value, f"Use {name}={param.sample_value()!r}.")
 
     def _check_heads(self, path: str, node: Group, widths: list[int], causal: bool,
                      lengths: list[int]) -> None:
@@ -376,5 +430,6 @@ class TransformerSpec(Group):
                     self._check_mixer(f"{path}.heads[{i}]", option, widths, causal, lengths,
                                       len(inner.items))
         else:
-            raise _fail(f"{path}.heads", "must be a list of head specs or a repeat", "?",
+            raise _fail(f"{path}.heads", "must be a list of head specs or a repeat",
+                        _shown(inner) if inner is not None else None,
                         "Use heads([head('relu'), head('scale')]) or heads(head(...), count=4).")

@@ -6,9 +6,13 @@ imports another hetnas package. See ``storage/README.md`` for the schema and exa
 
 from __future__ import annotations
 
+from typing import Any
+
 from storage._database import TRANSITIONS
 from storage._database import Database
 from storage._engine import make_engine
+from storage._engine import safe_url
+from storage._engine import sqlite_file
 from storage._errors import ArchitectureNotFound
 from storage._errors import InvalidQuery
 from storage._errors import InvalidTransition
@@ -18,8 +22,8 @@ from storage._errors import StorageInternalError
 from storage._errors import StudyExists
 from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
+from storage._manage import trial_table
 from storage._models import TRIAL_STATES
-from storage._pareto import non_dominated
 from storage._schema import HEAD as SCHEMA_VERSION
 from storage._schema import upgrade_schema
 from storage._where import parse_where
@@ -41,6 +45,9 @@ __all__ = [
     "connect",
     "non_dominated",
     "parse_where",
+    "safe_url",
+    "sqlite_file",
+    "trial_table",
     "upgrade",
 ]
 
@@ -76,3 +83,12 @@ def upgrade(url: str) -> tuple[str | None, str]:
         return upgrade_schema(engine)
     finally:
         engine.dispose()
+
+
+def __getattr__(name: str) -> Any:
+    # numpy loads only for code that filters fronts itself: listing studies never needs it.
+    if name == "non_dominated":
+        from storage._pareto import non_dominated
+
+        return non_dominated
+    raise AttributeError(f"module 'storage' has no attribute {name!r}")

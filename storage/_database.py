@@ -24,6 +24,7 @@ from storage._errors import InvalidTransition
 from storage._errors import StudyExists
 from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
+from storage._manage import ManageMixin
 from storage._models import TRIAL_STATES
 from storage._models import Architecture
 from storage._models import IntermediateValue
@@ -64,7 +65,7 @@ def _canonical(arch_json: str | Mapping[str, Any]) -> str:
     return json.dumps(arch_json, sort_keys=True, separators=(",", ":"))
 
 
-class Database(ResourceMixin, ReadMixin):
+class Database(ResourceMixin, ReadMixin, ManageMixin):
     """A study database. Create it with :func:`storage.connect`.
 
     Every method runs in its own transaction and is safe to call from many processes at once;

@@ -13,8 +13,6 @@ from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import create_engine
 from sqlalchemy import event
-from sqlalchemy.dialects import postgresql
-from sqlalchemy.dialects import sqlite
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
@@ -30,6 +28,12 @@ SQLITE_BUSY_TIMEOUT_S = 60
 # stay under max_connections (cf. optuna/optuna#1347, "too many clients").
 PG_POOL_SIZE = 2
 PG_MAX_OVERFLOW = 2
+# Every statement is cancelled after this many seconds (PostgreSQL's statement_timeout, a
+# progress handler on SQLite), so no query can run on for minutes, nor after its client died.
+# Lock waits count on PostgreSQL, so it stays above SQLite's busy timeout.
+STATEMENT_TIMEOUT_S = 120.0
+# SQLite virtual-machine steps between two checks of the clock (about a millisecond).
+_PROGRESS_STEPS = 20_000
 
 _WRITE = "hetnas_write"
 
@@ -54,11 +58,33 @@ def parse_url(url: str) -> URL:
     )
 
 
-def make_engine(url: str) -> Engine:
+def sqlite_file(url: str) -> Path | None:
+    """The file of a SQLite URL; None for PostgreSQL or an in-memory database.
+
+    Raises:
+        StorageError: the URL is malformed or names an unsupported backend.
+    """
+    parsed = parse_url(url)
+    if parsed.get_backend_name() != "sqlite" or parsed.database in (None, "", ":memory:"):
+        return None
+    return Path(parsed.database).expanduser()
+
+
+def safe_url(url: str) -> str:
+    """The URL with its password hidden, for messages."""
+    try:
+        return make_url(url).render_as_string(hide_password=True)
+    except ArgumentError:
+        return url
+
+
+def make_engine(url: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> Engine:
+    """An engine for ``url`` whose every statement is cancelled after ``statement_timeout_s``."""
     parsed = parse_url(url)
     if parsed.get_backend_name() == "postgresql":
         return create_engine(
             parsed,
+            connect_args={"options": f"-c statement_timeout={int(statement_timeout_s * 1000)}"},
             pool_size=PG_POOL_SIZE,
             max_overflow=PG_MAX_OVERFLOW,
             pool_timeout=60,
@@ -77,6 +103,15 @@ def make_engine(url: str) -> Engine:
     engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
     event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
+
+    def limit(conn: Connection, cursor: Any, *_: Any) -> None:
+        # SQLite has no statement timeout: a progress handler that returns True interrupts the
+        # statement. Set before each one, so the clock starts with it.
+        deadline = time.monotonic() + statement_timeout_s
+        cursor.connection.set_progress_handler(lambda: time.monotonic() > deadline,
+                                               _PROGRESS_STEPS)
+
+    event.listen(engine, "before_cursor_execute", limit)
     return engine
 
 
@@ -128,10 +163,21 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
         raise
     except SQLAlchemyError as e:
         detail = str(getattr(e, "orig", None) or e).strip().splitlines()[0]
+        if detail in ("interrupted", "canceling statement due to statement timeout"):
+            raise StorageInternalError(
+                "A database query ran past the statement timeout and was cancelled "
+                f"({engine.url.render_as_string(hide_password=True)}). Narrow the query (a "
+                "shorter --where), or check that the database server is not overloaded."
+            ) from e
         raise StorageInternalError(f"Database error: {detail}") from e
 
 
 def insert(conn: Connection, model: Any) -> Any:
     """The dialect's INSERT, which offers ON CONFLICT on both SQLite and PostgreSQL."""
-    dialect = postgresql if conn.dialect.name == "postgresql" else sqlite
-    return dialect.insert(model)
+    # Imported here: the PostgreSQL dialect package loads every driver's module (asyncpg,
+    # pg8000, ...), a cost a command that reads a SQLite file should not pay.
+    if conn.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as dialect_insert
+    else:
+        from sqlalchemy.dialects.sqlite import insert as dialect_insert
+    return dialect_insert(model)

@@ -26,6 +26,7 @@ from sqlalchemy.orm import Mapped
 from sqlalchemy.orm import mapped_column
 
 TRIAL_STATES = ("QUEUED", "RUNNING", "COMPLETE", "FAILED", "PRUNED")
+DIRECTIONS = ("min", "max")
 
 # Deterministic constraint names, so migrations can address them on every backend.
 NAMING = {

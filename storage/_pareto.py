@@ -6,7 +6,6 @@ from collections.abc import Sequence
 
 import numpy as np
 
-DIRECTIONS = ("min", "max")
 # Candidates compared per numpy call: big enough to amortise Python, small enough that the
 # (front x block x objectives) boolean arrays stay a few megabytes.
 _BLOCK = 256

@@ -8,9 +8,9 @@ import operator
 from collections.abc import Callable
 from collections.abc import Iterable
 from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 
-import numpy as np
 from sqlalchemy import ColumnElement
 from sqlalchemy import Connection
 from sqlalchemy import Select
@@ -29,6 +29,9 @@ from storage._where import BoolOp
 from storage._where import Comparison
 from storage._where import Condition
 
+if TYPE_CHECKING:
+    import numpy as np
+
 # Keeps every IN (...) list far below SQLite's bound-parameter limit (cf. optuna/optuna#1457).
 CHUNK = 500
 
@@ -40,15 +43,6 @@ _SQL_OPS: dict[str, Callable[[Any, Any], ColumnElement[bool]]] = {
     "==": operator.eq,
     "!=": operator.ne,
 }
-_NP_OPS: dict[str, Callable[[Any, Any], Any]] = {
-    "<": np.less,
-    "<=": np.less_equal,
-    ">": np.greater,
-    ">=": np.greater_equal,
-    "==": np.equal,
-    "!=": np.not_equal,
-}
-
 _TRIAL_COLUMNS = (
     Trial.id,
     Trial.number,
@@ -147,7 +141,9 @@ def trial_dicts(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
 
 
 def trials_by_id(conn: Connection, trial_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Trial dicts in the order of ``trial_ids``."""
+    """Trial dicts in the order of ``trial_ids``; ids no 64-bit key can hold match nothing
+    (SQLite would raise OverflowError on them)."""
+    trial_ids = [i for i in trial_ids if -(2**63) <= i < 2**63]
     found: dict[int, dict[str, Any]] = {}
     for start in range(0, len(trial_ids), CHUNK):
         chunk = trial_ids[start : start + CHUNK]
@@ -182,6 +178,8 @@ def objective_table(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Ids and objective values of the COMPLETE trials that have every objective and meet
     every constraint, fetched as one pivoting query."""
+    import numpy as np
+
     names = list(dict.fromkeys([*objectives, *(c["metric"] for c in constraints)]))
     columns = [
         func.max(case((Metric.name == name, Metric.value))).label(f"c{i}")
@@ -199,5 +197,5 @@ def objective_table(
     for c in constraints:
         column = table[:, names.index(c["metric"])]
         with np.errstate(invalid="ignore"):
-            keep &= _NP_OPS[c["op"]](column, float(c["bound"])) & ~np.isnan(column)
+            keep &= _SQL_OPS[c["op"]](column, float(c["bound"])) & ~np.isnan(column)
     return ids[keep], table[keep][:, : len(objectives)]

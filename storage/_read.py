@@ -7,18 +7,16 @@ from collections.abc import Callable
 from collections.abc import Sequence
 from typing import Any
 
-import numpy as np
 from sqlalchemy import Engine
 from sqlalchemy import select
 
 from storage._engine import transaction
 from storage._errors import ArchitectureNotFound
 from storage._errors import InvalidQuery
+from storage._models import DIRECTIONS
 from storage._models import Architecture
 from storage._models import Metric
 from storage._models import Trial
-from storage._pareto import DIRECTIONS
-from storage._pareto import non_dominated
 from storage._queries import best_ids
 from storage._queries import constraints_condition
 from storage._queries import objective_table
@@ -129,6 +127,8 @@ class ReadMixin:
             ``{"objectives": [...], "directions": [...], "ids": [trial ids], "values": (n, d)
             array, "front": (n,) bool array}``; the CLI plots from it.
         """
+        from storage._pareto import non_dominated
+
         info = self._study(study)
         names = list(objectives) if objectives else list(info["objectives"])
         directions = [self._objective(info, name)[1] for name in names]
@@ -154,6 +154,8 @@ class ReadMixin:
         Returns:
             Trial dicts sorted by the first objective, best first.
         """
+        import numpy as np
+
         points = self.pareto_points(study, objectives)
         first = points["values"][points["front"], 0] if len(points["ids"]) else np.zeros(0)
         ids = np.asarray(points["ids"], dtype=np.int64)[points["front"]]

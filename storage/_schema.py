@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from alembic import command
-from alembic.config import Config
-from alembic.script import ScriptDirectory
 from sqlalchemy import Connection
 from sqlalchemy import Engine
 from sqlalchemy import inspect
@@ -14,6 +12,9 @@ from sqlalchemy import text
 
 from storage._engine import transaction
 from storage._errors import SchemaError
+
+if TYPE_CHECKING:
+    from alembic.config import Config
 
 HEAD = "v0.1.0.b"
 """The schema revision this release reads and writes."""
@@ -24,6 +25,10 @@ _PG_LOCK_KEY = 0x6E6173
 
 
 def _config(conn: Connection | None = None) -> Config:
+    # Alembic loads only to create or migrate a schema: opening a current database (every
+    # query command) never needs it.
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(_MIGRATIONS))
     config.attributes["connection"] = conn
@@ -32,6 +37,8 @@ def _config(conn: Connection | None = None) -> Config:
 
 def known_revisions() -> list[str]:
     """Every revision this release knows, oldest first."""
+    from alembic.script import ScriptDirectory
+
     script = ScriptDirectory.from_config(_config())
     return [rev.revision for rev in reversed(list(script.walk_revisions()))]
 
@@ -88,7 +95,7 @@ def ensure_schema(engine: Engine, url: str) -> None:
         with transaction(engine, write=True) as conn:
             _lock(conn)
             if current_revision(conn) is None:
-                command.upgrade(_config(conn), "head")
+                _upgrade_to_head(conn)
         return
     _refuse_unknown(revision)
     raise SchemaError(
@@ -105,5 +112,11 @@ def upgrade_schema(engine: Engine) -> tuple[str | None, str]:
         if revision is not None:
             _refuse_unknown(revision)
         if revision != HEAD:
-            command.upgrade(_config(conn), "head")
+            _upgrade_to_head(conn)
     return revision, HEAD
+
+
+def _upgrade_to_head(conn: Connection) -> None:
+    from alembic import command
+
+    command.upgrade(_config(conn), "head")

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from storage._errors import InvalidQuery
-from storage._pareto import DIRECTIONS
+from storage._models import DIRECTIONS
 from storage._where import OPERATORS
 
 

@@ -1,20 +1,39 @@
-"""The ``nas`` command line: one argparse tree, one module per group of subcommands."""
+"""The ``nas`` command line: one argparse tree, one module per group of subcommands.
+
+Nothing heavy is imported here or by the parsers: each command imports what it needs when it
+runs, so ``nas --help``, usage errors and the query commands never load torch, Ray, Triton or
+Optuna (``tests/nas_tests/test_cli_startup.py`` checks it).
+"""
 
 from __future__ import annotations
 
 import argparse
 import os
 import sys
+import traceback
 from collections.abc import Sequence
 
 from nas._cli import _commands
-from nas._errors import UserError
+from nas._cli._parser import Parser
+from nas._cli._parser import parse
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
+ISSUES_URL = "https://github.com/hetnas/hetnas/issues"
+# Exceptions that mean the user asked for something that cannot be done (or the environment
+# refuses it): one line on stderr and exit 1. Looked up by module so that a command that never
+# imported torch need not import it to classify an error.
+USER_ERRORS = (
+    ("nas._errors", "UserError"),
+    ("storage._errors", "StorageError"),
+    ("space._errors", "SpaceError"),
+    ("evaluators._errors", "EvaluatorError"),
+    ("kernels._errors", "KernelError"),
+    ("kernels._errors", "KernelUnavailableError"),
+)
 
 
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+def _parser() -> Parser:
+    parser = Parser(
         prog="nas",
         description="hetnas: hardware-aware architecture search. See README.md for a tour.",
     )
@@ -26,42 +45,65 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def add_common(parser: argparse.ArgumentParser, *, json: bool = True) -> None:
-    """Options every subcommand takes: ``--storage`` and (where it prints data) ``--json``."""
+    """Options every subcommand takes: ``--storage``, ``--debug`` and (where it prints data)
+    ``--json``; also marks ``parser`` as the one that reports its own usage errors."""
     parser.add_argument(
         "--storage",
         default=None,
         help="database URL (default: $NAS_STORAGE, else sqlite:///studies.db)",
     )
-    parser.add_argument("--debug", action="store_true", help="show tracebacks on errors")
+    # SUPPRESS: `nas --debug run ...` must stay on when the subcommand does not repeat it.
+    parser.add_argument("--debug", action="store_true", default=argparse.SUPPRESS,
+                        help="show tracebacks on errors")
     if json:
         parser.add_argument("--json", action="store_true", help="print machine-readable JSON")
+    parser.set_defaults(parser=parser)
 
 
 def storage_url(args: argparse.Namespace) -> str:
     return args.storage or os.environ.get("NAS_STORAGE") or DEFAULT_STORAGE
 
 
+def _user_error_types() -> tuple[type[BaseException], ...]:
+    found: list[type[BaseException]] = [OSError]
+    for module, name in USER_ERRORS:
+        if module in sys.modules:
+            found.append(getattr(sys.modules[module], name))
+    return tuple(found)
+
+
+def _one_line(exc: BaseException) -> str:
+    if isinstance(exc, OSError) and exc.strerror:
+        where = f" {exc.filename!r}" if exc.filename else ""
+        return f"cannot access{where}: {exc.strerror}"
+    text = " ".join(str(exc).split())
+    return text or type(exc).__name__
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
-    parser = _parser()
-    args = parser.parse_args(argv)
+    args = parse(_parser(), None if argv is None else list(argv))
+    name = f"nas {args.command}"
     try:
         return int(args.handler(args) or 0)
-    except (UserError, ValueError, LookupError) as exc:
-        # User mistakes (bad spec, unknown study, bad --where) are one line on stderr; library
-        # errors all subclass ValueError or LookupError so they land here too.
-        if args.debug:
-            raise
-        print(f"nas {args.command}: error: {exc}", file=sys.stderr)
-        return 1
     except KeyboardInterrupt:
-        print(f"nas {args.command}: interrupted", file=sys.stderr)
+        print(f"{name}: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:
         # The reader went away (`nas trials --json | head`): nothing is wrong. Point stdout at
         # /dev/null so the interpreter's final flush does not raise again.
         os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
         return 0
+    except Exception as exc:
+        if args.debug:
+            raise
+        if isinstance(exc, _user_error_types()):
+            print(f"{name}: error: {_one_line(exc)}", file=sys.stderr)
+            return 1
+        traceback.print_exc()
+        print(f"{name}: internal error: this is a bug in hetnas, not in your spec or command. "
+              f"Please report it with the traceback above at {ISSUES_URL}", file=sys.stderr)
+        return 1
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nas._cli import _manage
 from nas._cli import _predict
 from nas._cli import _profile
 from nas._cli import _query
@@ -11,5 +12,6 @@ REGISTRARS: list = [
     _run.register,
     _profile.register,
     _query.register,
+    _manage.register,
     _predict.register,
 ]

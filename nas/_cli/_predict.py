@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from nas._cli._parser import positive_int
 from nas._errors import UserError
 
 
@@ -23,9 +24,10 @@ def register(sub: Any) -> None:
         "the rest, and store the model with that validation error.",
     )
     cal.add_argument("--device", required=True, help="cpu or cuda")
-    cal.add_argument("--archs", type=int, default=24,
+    cal.add_argument("--archs", type=positive_int, default=24,
                      help="measured architectures (default 24; a quarter validates)")
-    cal.add_argument("--repeats", type=int, default=15, help="timed runs per measurement")
+    cal.add_argument("--repeats", type=positive_int, default=15,
+                     help="timed runs per measurement")
     cal.add_argument("--seed", type=int, default=0)
     cal.add_argument("--quiet", action="store_true", help="no progress line")
     add_common(cal)
@@ -41,7 +43,7 @@ def register(sub: Any) -> None:
     pred.add_argument("arch", metavar="ARCH.json", help="architecture JSON file")
     pred.add_argument("--device", required=True,
                       help="cpu, cuda, stm32f427, stm32f746, stm32h743, mpc-lan or mpc-wan")
-    pred.add_argument("--batch-size", type=int, default=1)
+    pred.add_argument("--batch-size", type=positive_int, default=1)
     add_common(pred)
     pred.set_defaults(handler=_predict)
 
@@ -70,15 +72,26 @@ def _read_archs(path: str) -> tuple[list[dict], bool]:
 
 
 def _predict(args: argparse.Namespace) -> int:
-    import evaluators
+    import storage
     from nas._cli import storage_url
 
     archs, single = _read_archs(args.arch)
+    url = storage_url(args)
+    path = storage.sqlite_file(url)
+    if args.device in ("cpu", "cuda") and path is not None and not path.is_file():
+        # Reading a latency model must not leave an empty database behind.
+        raise UserError(
+            f"No calibrated latency model for {args.device}: the database {str(path)!r} does "
+            f"not exist. Run: nas profile --device {args.device}, then nas calibrate --device "
+            f"{args.device} (add --storage {storage.safe_url(url)})"
+        )
+    import evaluators
+
     if args.device not in evaluators.DEVICES:
         raise UserError(
             f"--device must be one of {list(evaluators.DEVICES)}; got {args.device!r}."
         )
-    results = evaluators.predict(archs, device=args.device, storage=storage_url(args),
+    results = evaluators.predict(archs, device=args.device, storage=url,
                                  batch_size=args.batch_size)
     if args.json:
         print(json.dumps(results[0] if single else results))
@@ -94,7 +107,6 @@ def _fmt(value: float) -> str:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    import evaluators
     from nas._cli import storage_url
 
     if args.device not in ("cpu", "cuda"):
@@ -102,6 +114,8 @@ def _calibrate(args: argparse.Namespace) -> int:
             f"--device must be cpu or cuda for calibrate (MCU and MPC costs are analytic); "
             f"got {args.device!r}."
         )
+    import evaluators
+
     show = not args.quiet and not args.json and sys.stderr.isatty()
 
     def progress(done: int, total: int) -> None:

@@ -9,6 +9,7 @@ import sys
 import time
 from typing import Any
 
+from nas._cli._parser import positive_int
 from nas._errors import UserError
 
 
@@ -26,7 +27,7 @@ def register(sub: Any) -> None:
     parser.add_argument("--quick", action="store_true",
                         help="the quick grid (420 shapes, under 3 minutes on 2 cores)")
     parser.add_argument("--ops", help="comma-separated op names to measure (default: all)")
-    parser.add_argument("--threads", type=int,
+    parser.add_argument("--threads", type=positive_int,
                         help="torch intra-op threads while measuring (default: 1 on cpu, "
                         "stable on a shared machine; calibrate measures models with the same)")
     parser.add_argument("--quiet", action="store_true", help="no progress line")
@@ -35,9 +36,12 @@ def register(sub: Any) -> None:
 
 
 def _profile(args: argparse.Namespace) -> int:
-    import kernels
     import storage
     from nas._cli import storage_url
+
+    # A bad --storage fails now, not after minutes of measuring.
+    storage.sqlite_file(storage_url(args))
+    import kernels
 
     ops = [op.strip() for op in args.ops.split(",") if op.strip()] if args.ops else None
     show = not args.quiet and not args.json and sys.stderr.isatty()

@@ -1,15 +1,32 @@
-"""Query commands: `nas studies`, `trials`, `best`, `pareto`, `export` and `db upgrade`."""
+"""Query commands: `nas studies`, `trials`, `best`, `pareto`, `export` and `db upgrade`.
+
+None of them imports torch, Ray or Optuna, and the read-only ones never create a database.
+"""
 
 from __future__ import annotations
 
 import argparse
+import csv
+import io
 import json
 import sys
-from pathlib import Path
 from typing import Any
 
-import storage
+from nas._cli._output import check_output
+from nas._cli._output import write_output
+from nas._cli._parser import positive_int
+from nas._cli._parser import trial_id
+from nas._cli._read import emit
+from nas._cli._read import open_existing
+from nas._cli._read import print_json
+from nas._cli._read import show
+from nas._cli._read import shown_url
+from nas._cli._read import table
 from nas._errors import UserError
+
+# The trial states of the storage schema (storage.TRIAL_STATES), spelled out so that parsing
+# the command line never imports storage.
+TRIAL_STATES = ("QUEUED", "RUNNING", "COMPLETE", "FAILED", "PRUNED")
 
 # Axis labels with units for the metric names evaluators produce (docs/interfaces.md §5).
 LABELS = {
@@ -35,9 +52,15 @@ def register(sub: Any) -> None:
     add_common(parser)
     parser.set_defaults(handler=_studies)
 
-    parser = sub.add_parser("trials", help="list a study's trials")
+    parser = sub.add_parser(
+        "trials", help="list a study's trials",
+        description="List a study's trials with their metrics and, for failed ones, the last "
+        "line of the error (--json has the whole text; --csv writes one row per trial).",
+    )
     parser.add_argument("study", metavar="STUDY")
-    parser.add_argument("--state", choices=storage.TRIAL_STATES, help="only trials in STATE")
+    parser.add_argument("--state", choices=TRIAL_STATES, help="only trials in STATE")
+    parser.add_argument("--csv", action="store_true",
+                        help="print CSV: one row per trial, one column per metric")
     add_common(parser)
     parser.set_defaults(handler=_trials)
 
@@ -47,7 +70,8 @@ def register(sub: Any) -> None:
         description="Rank COMPLETE trials that meet the study's constraints by one objective.",
     )
     parser.add_argument("study", metavar="STUDY")
-    parser.add_argument("--top", type=int, default=5, metavar="K", help="how many (default 5)")
+    parser.add_argument("--top", type=positive_int, default=5, metavar="K",
+                        help="how many (default 5)")
     parser.add_argument(
         "--objective",
         metavar="NAME",
@@ -57,8 +81,9 @@ def register(sub: Any) -> None:
     parser.add_argument(
         "--where",
         metavar="EXPR",
-        help="filter such as 'latency_ms < 5 and params <= 1e6' (comparisons of metric names "
-        "with numbers, and/or, parentheses)",
+        help="filter such as 'latency_ms < 5 and params <= 1e6': comparisons of metric names "
+        "with numbers, and/or, parentheses; at most 1000 characters, 32 comparisons and 16 "
+        "nested parentheses",
     )
     add_common(parser)
     parser.set_defaults(handler=_best)
@@ -74,6 +99,7 @@ def register(sub: Any) -> None:
         help="an objective to trade off (repeat; default: all of the study's objectives)",
     )
     parser.add_argument("--plot", metavar="FILE.png", help="draw the first two objectives")
+    parser.add_argument("--force", action="store_true", help="replace an existing --plot file")
     add_common(parser)
     parser.set_defaults(handler=_pareto)
 
@@ -82,10 +108,12 @@ def register(sub: Any) -> None:
         help="write a trial's architecture as JSON (input of `nas predict`)",
         description="Write the architecture of trial TRIAL (its global id, see `nas trials`) to "
         "FILE.json as its to_dict() form, and the trial itself (metrics, state, study) to "
-        "FILE.trial.json beside it.",
+        "FILE.trial.json beside it. Existing files are replaced only with --force, and never "
+        "a database or a link.",
     )
-    parser.add_argument("trial", type=int, metavar="TRIAL", help="global trial id")
+    parser.add_argument("trial", type=trial_id, metavar="TRIAL", help="global trial id")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.json")
+    parser.add_argument("--force", action="store_true", help="replace existing files")
     add_common(parser)
     parser.set_defaults(handler=_export)
 
@@ -96,82 +124,82 @@ def register(sub: Any) -> None:
     upgrade.set_defaults(handler=_upgrade)
 
 
-def _connect(args: argparse.Namespace) -> storage.Database:
-    from nas._cli import storage_url
-
-    try:
-        return storage.connect(storage_url(args))
-    except storage.StorageError as exc:
-        raise UserError(str(exc)) from exc
-
-
-def _print_json(value: Any) -> None:
-    print(json.dumps(value, indent=2))
-
-
 def _studies(args: argparse.Namespace) -> int:
-    with _connect(args) as db:
+    with open_existing(args) as db:
         studies = db.studies()
     if args.json:
-        _print_json(studies)
+        print_json(studies)
         return 0
-    from rich.table import Table
-
-    table = Table(title="studies")
-    for column in ("name", "objectives", "constraints", "trials", *storage.TRIAL_STATES):
-        table.add_column(
-            column, justify="right" if column.isupper() or column == "trials" else "left"
-        )
+    states = list(TRIAL_STATES)
+    out = table("studies", ["name", "objectives", "constraints", "trials", *states])
     for study in studies:
-        table.add_row(
+        out.add_row(
             study["name"],
             ", ".join(f"{name} ({d})" for name, d in study["objectives"].items()),
             ", ".join(f"{c['metric']} {c['op']} {c['bound']:g}" for c in study["constraints"]),
             str(study["trials"]),
-            *(str(study["counts"][state]) for state in storage.TRIAL_STATES),
+            *(str(study["counts"][state]) for state in states),
         )
-    _show(table)
+    show(out)
+    if not studies:
+        print(f"no studies (storage: {shown_url(args)})", file=sys.stderr)
     return 0
 
 
 def _trials(args: argparse.Namespace) -> int:
-    with _connect(args) as db:
+    if args.csv and args.json:
+        raise UserError("--csv and --json both choose the output format; give one of them.")
+    with open_existing(args) as db:
         trials = db.trials(args.study, state=args.state)
-    _emit(args, trials, title=f"trials of {args.study}")
+    if args.csv:
+        import storage
+
+        columns, rows = storage.trial_table(trials)
+        buffer = io.StringIO()
+        writer = csv.writer(buffer, lineterminator="\n")
+        writer.writerow(columns)
+        writer.writerows(rows)
+        sys.stdout.write(buffer.getvalue())
+        return 0
+    which = f" in state {args.state}" if args.state else ""
+    emit(args, trials, title=f"trials of {args.study}",
+         empty=f"study {args.study!r} has no trials{which}")
     return 0
 
 
 def _best(args: argparse.Namespace) -> int:
-    with _connect(args) as db:
+    with open_existing(args) as db:
         trials = db.best(args.study, k=args.top, objective=args.objective, where=args.where)
-    _emit(args, trials, title=f"best trials of {args.study}")
+    where = f" and --where {args.where!r}" if args.where else ""
+    emit(args, trials, title=f"best trials of {args.study}",
+         empty=f"no COMPLETE trial of study {args.study!r} meets its constraints{where}")
     return 0
 
 
 def _pareto(args: argparse.Namespace) -> int:
-    with _connect(args) as db:
+    plot = None if args.plot is None else check_output(args.plot, force=args.force,
+                                                       option="--plot")
+    with open_existing(args) as db:
         trials = db.pareto(args.study, objectives=args.objective)
-        if args.plot:
-            _plot(db.pareto_points(args.study, objectives=args.objective), args.plot, args.study)
-    _emit(args, trials, title=f"Pareto front of {args.study}")
+        if plot is not None:
+            _plot(db.pareto_points(args.study, objectives=args.objective), plot, args)
+    emit(args, trials, title=f"Pareto front of {args.study}",
+         empty=f"no COMPLETE trial of study {args.study!r} meets its constraints")
     return 0
 
 
 def _export(args: argparse.Namespace) -> int:
-    with _connect(args) as db:
+    target = check_output(args.output, force=args.force)
+    sidecar = check_output(target.with_suffix(".trial.json"), force=args.force,
+                           option="the trial file")
+    with open_existing(args) as db:
         trial = db.trial(args.trial)
         arch_json = db.architecture_json(trial["arch_id"])
-    target = Path(args.output)
-    sidecar = target.with_suffix(".trial.json")
-    try:
-        target.write_text(arch_json + "\n")
-        sidecar.write_text(json.dumps(trial, indent=2) + "\n")
-    except OSError as exc:
-        raise UserError(
-            f"Cannot write the export to {str(target)!r}: {exc.strerror}. Choose a writable path."
-        ) from exc
+    write_output(target, arch_json + "\n", force=args.force)
+    write_output(sidecar, json.dumps(trial, indent=2) + "\n", force=args.force,
+                 option="the trial file")
     if args.json:
-        _print_json(
+        print_json(
             {
                 "trial": trial["trial"],
                 "id": trial["id"],
@@ -186,15 +214,13 @@ def _export(args: argparse.Namespace) -> int:
 
 
 def _upgrade(args: argparse.Namespace) -> int:
+    import storage
     from nas._cli import storage_url
 
     url = storage_url(args)
-    try:
-        old, new = storage.upgrade(url)
-    except storage.StorageError as exc:
-        raise UserError(str(exc)) from exc
+    old, new = storage.upgrade(url)
     if args.json:
-        _print_json({"storage": url, "from": old, "to": new})
+        print_json({"storage": storage.safe_url(url), "from": old, "to": new})
     elif old == new:
         print(f"schema is already at {new}")
     else:
@@ -202,31 +228,8 @@ def _upgrade(args: argparse.Namespace) -> int:
     return 0
 
 
-def _emit(args: argparse.Namespace, trials: list[dict[str, Any]], *, title: str) -> None:
-    if args.json:
-        _print_json(trials)
-        return
-    from rich.table import Table
-
-    names = sorted({name for t in trials for name in t["metrics"]})
-    table = Table(title=title)
-    for column in ("trial", "id", "state", "arch_id", *names):
-        table.add_column(column, justify="left" if column in ("state", "arch_id") else "right")
-    for t in trials:
-        values = [f"{t['metrics'][n]:.6g}" if n in t["metrics"] else "" for n in names]
-        table.add_row(str(t["trial"]), str(t["id"]), t["state"], t["arch_id"], *values)
-    _show(table)
-    if not trials:
-        print("no trials", file=sys.stderr)
-
-
-def _show(table: Any) -> None:
-    from rich.console import Console
-
-    Console(width=max(100, Console().width)).print(table)
-
-
-def _plot(points: dict[str, Any], path: str, study: str) -> None:
+def _plot(points: dict[str, Any], path: Any, args: argparse.Namespace) -> None:
+    study = args.study
     if len(points["objectives"]) < 2:
         raise UserError(
             f"--plot needs two objectives; study {study!r} has {points['objectives']}. "
@@ -252,9 +255,13 @@ def _plot(points: dict[str, Any], path: str, study: str) -> None:
     axes.legend()
     axes.grid(alpha=0.3)
     figure.tight_layout()
+    image = io.BytesIO()
     try:
-        figure.savefig(path, dpi=120)
-    except OSError as exc:
-        raise UserError(f"Cannot write the plot to {path!r}: {exc.strerror}.") from exc
+        figure.savefig(image, format=path.suffix.lstrip(".") or "png", dpi=120)
+    except ValueError as exc:
+        raise UserError(
+            f"--plot {str(path)!r}: {exc}. Use a .png, .pdf or .svg file name."
+        ) from exc
     finally:
         plt.close(figure)
+    write_output(path, image.getvalue(), force=args.force, option="--plot")

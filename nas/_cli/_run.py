@@ -10,6 +10,7 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
+from nas._cli._parser import positive_int
 from nas._errors import UserError
 
 
@@ -19,17 +20,23 @@ def register(sub: Any) -> None:
     parser = sub.add_parser(
         "run",
         help="run a study from a spec file",
-        description="Run the study a spec file defines (module-level `study`). A study that "
-        "already has trials in the database continues where it stopped.",
+        description="Run the study a spec file defines (module-level `study`, or any nas.Study "
+        "in it with --study). A study that already has trials in the database continues where "
+        "it stopped.",
     )
     parser.add_argument("spec", metavar="SPEC", help="Python file defining `study`")
-    parser.add_argument("--trials", type=int, help="total finished trials (overrides the spec)")
-    parser.add_argument("--workers", type=int, default=2, help="trials at once (default 2)")
+    parser.add_argument("--trials", type=positive_int,
+                        help="total finished trials (overrides the spec)")
+    parser.add_argument("--workers", type=positive_int, default=2,
+                        help="trials at once (default 2)")
     parser.add_argument("--address", help="join this Ray cluster (host:port or 'auto')")
     parser.add_argument("--searcher", help="searcher name (overrides the spec)")
     parser.add_argument("--seed", type=int, default=0, help="searcher seed (default 0)")
     parser.add_argument("--resume", action="store_true", help="require the study to exist")
-    parser.add_argument("--quick", action="store_true", help="run the spec's `quick_study`")
+    which = parser.add_mutually_exclusive_group()
+    which.add_argument("--quick", action="store_true", help="run the spec's `quick_study`")
+    which.add_argument("--study", metavar="NAME",
+                       help="run the spec's nas.Study of this name (its `name`, or the variable)")
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
     add_common(parser)
     parser.set_defaults(handler=_run)
@@ -37,19 +44,13 @@ def register(sub: Any) -> None:
 
 def _run(args: argparse.Namespace) -> int:
     import nas
+    import storage
     from nas._cli import storage_url
 
-    module = load_spec(args.spec)
-    attr = "quick_study" if args.quick else "study"
-    study = getattr(module, attr, None)
-    if study is None:
-        fix = ("Define a small variant `quick_study = study.replace(trials=..., ...)` or drop "
-               "--quick." if args.quick else "Define `study = nas.Study(...)` at module level.")
-        raise UserError(f"Spec {args.spec} has no module-level `{attr}`. {fix}")
-    if not isinstance(study, nas.Study):
-        raise UserError(
-            f"Spec {args.spec}: `{attr}` must be a nas.Study; got {type(study).__name__}."
-        )
+    # A malformed URL or an unsupported backend fails in a second, not after the spec's
+    # imports and Ray's start-up.
+    storage.sqlite_file(storage_url(args))
+    study = pick_study(load_spec(args.spec), args)
     overrides = {k: v for k, v in (("trials", args.trials), ("searcher", args.searcher))
                  if v is not None}
     if overrides:
@@ -67,17 +68,49 @@ def _run(args: argparse.Namespace) -> int:
     return 0
 
 
+def pick_study(module: ModuleType, args: argparse.Namespace) -> Any:
+    """The spec's ``study``, ``quick_study`` (``--quick``) or the study ``--study`` names."""
+    import nas
+
+    found = {attr: value for attr, value in vars(module).items()
+             if isinstance(value, nas.Study) and not attr.startswith("_")}
+    if args.study is not None:
+        for study in found.values():
+            if study.name == args.study:
+                return study
+        if args.study in found:
+            return found[args.study]
+        listed = ", ".join(f"{s.name!r} (`{attr}`)" for attr, s in found.items()) or "none"
+        raise UserError(
+            f"Spec {args.spec} has no nas.Study named {args.study!r}; it defines {listed}. "
+            "Give one of those names to --study."
+        )
+    attr = "quick_study" if args.quick else "study"
+    study = getattr(module, attr, None)
+    if study is None:
+        fix = ("Define a small variant `quick_study = study.replace(trials=..., ...)` or drop "
+               "--quick." if args.quick else "Define `study = nas.Study(...)` at module level"
+               + (f" or pick one of {sorted(s.name for s in found.values())} with --study."
+                  if found else "."))
+        raise UserError(f"Spec {args.spec} has no module-level `{attr}`. {fix}")
+    if not isinstance(study, nas.Study):
+        raise UserError(
+            f"Spec {args.spec}: `{attr}` must be a nas.Study; got {type(study).__name__}."
+        )
+    return study
+
+
 def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]) -> None:
     """The Pareto front (several objectives) or the top trials, then the best architecture."""
     if not best:
         return
-    from nas._cli._query import _emit
+    from nas._cli._read import emit
 
     first, direction = next(iter(study.objectives.items()))
     # The objectives only: `nas trials` and `nas best` show every metric.
     shown = [{**t, "metrics": {k: t["metrics"][k] for k in study.objectives if k in t["metrics"]}}
              for t in best]
-    _emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
+    emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
     top = (max if direction == "max" else min)(best, key=lambda t: t["metrics"][first])
     print(f"best by {first}: trial {top['trial']} (id {top['id']}; "
           f"`nas export {top['id']} -o best.json` saves it)")
@@ -123,7 +156,6 @@ def load_spec(path: str) -> ModuleType:
     if loader_spec is None or loader_spec.loader is None:
         raise UserError(f"Spec file {path} cannot be imported as Python. Give a .py file.")
     module = importlib.util.module_from_spec(loader_spec)
-    known = set(sys.modules)
     sys.modules[name] = module
     try:
         loader_spec.loader.exec_module(module)
@@ -134,10 +166,7 @@ def load_spec(path: str) -> ModuleType:
             "Fix the spec "
             "(run it with `python SPEC` to see the traceback, or add --debug)."
         ) from exc
-    import ray.cloudpickle
+    from nas._ship import ship_folder
 
-    for new in set(sys.modules) - known:
-        source = getattr(sys.modules[new], "__file__", None)
-        if source is not None and Path(source).resolve().is_relative_to(folder):
-            ray.cloudpickle.register_pickle_by_value(sys.modules[new])
+    ship_folder(folder)
     return module

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from nas._errors import UserError
 from nas.searchers._base import ATTEMPTS_PER_ASK
 from nas.searchers._base import BaseSearcher
 from nas.searchers._base import Record
@@ -38,7 +39,7 @@ class EvolutionSearcher(BaseSearcher):
     def __init__(self, *, population_size: int = 20, sample_size: int = 5, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         if population_size < 1 or not 1 <= sample_size <= population_size:
-            raise ValueError(
+            raise UserError(
                 "Evolution needs 1 <= sample_size <= population_size; got "
                 f"sample_size={sample_size}, population_size={population_size}."
             )

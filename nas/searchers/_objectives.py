@@ -13,6 +13,8 @@ from typing import Any
 
 import numpy as np
 
+from nas._errors import UserError
+
 DIRECTIONS = ("min", "max")
 _OPS = ("<", "<=", ">", ">=", "==")
 
@@ -24,14 +26,14 @@ def check_objectives(objectives: Mapping[str, str]) -> dict[str, str]:
         ValueError: when it is empty or a direction is not ``"min"`` or ``"max"``.
     """
     if not objectives:
-        raise ValueError(
+        raise UserError(
             "A searcher needs at least one objective; got {}. "
             'Pass e.g. objectives={"accuracy": "max"}.'
         )
     out = {}
     for name, direction in objectives.items():
         if direction not in DIRECTIONS:
-            raise ValueError(
+            raise UserError(
                 f"The direction of objective {name!r} must be one of {list(DIRECTIONS)}; "
                 f"got {direction!r}."
             )
@@ -77,7 +79,7 @@ def violation(constraints: Sequence[Any], metrics: Mapping[str, Any]) -> float:
         elif op == "==":
             total += abs(value - bound)
         else:
-            raise ValueError(f"A constraint op must be one of {list(_OPS)}; got {op!r}.")
+            raise UserError(f"A constraint op must be one of {list(_OPS)}; got {op!r}.")
     return total
 
 

@@ -14,6 +14,7 @@ from typing import Any
 
 import numpy as np
 
+from nas._errors import UserError
 from space import Architecture
 
 # How many nearest pool members stand in for neighbours when none is exactly one decision away.
@@ -39,10 +40,10 @@ class PoolSpace:
         self.space = space
         self.architectures = tuple(dict.fromkeys(archs))
         if not self.architectures:
-            raise ValueError("A PoolSpace needs at least one architecture; got none.")
+            raise UserError("A PoolSpace needs at least one architecture; got none.")
         outside = [a.id for a in self.architectures if not space.contains(a)]
         if outside:
-            raise ValueError(
+            raise UserError(
                 f"Every pool member must be in the space (hash {space.hash}); "
                 f"{len(outside)} are not, e.g. {outside[0]}. Build them from this space."
             )

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import difflib
 import importlib
+import inspect
 import warnings
 from collections.abc import Callable
+from collections.abc import Mapping
 from collections.abc import Sequence
 from typing import Any
 
+from nas._errors import UserError
 from nas.searchers._base import BaseSearcher
 
 # Built-ins load lazily (torch and optuna stay unimported until a study asks for them).
@@ -58,7 +62,7 @@ def searcher_class(name: str) -> type[BaseSearcher]:
         module, attr = _BUILTIN[name]
         getattr(importlib.import_module(module), attr)
     if name not in _REGISTRY:
-        raise ValueError(f"Unknown searcher {name!r}. Must be one of {searcher_names()}.")
+        raise UserError(f"Unknown searcher {name!r}. Must be one of {searcher_names()}.")
     return _REGISTRY[name]
 
 
@@ -84,9 +88,10 @@ def make_searcher(
         **options: searcher-specific keyword arguments (see each class).
 
     Raises:
-        ValueError: for an unknown name.
+        UserError: an unknown name, or an option the searcher does not take.
     """
     cls = searcher_class(name)
+    check_options(name, options)
     return cls(
         space=space,
         objectives=objectives,
@@ -95,3 +100,35 @@ def make_searcher(
         seed=seed,
         **options,
     )
+
+
+def check_options(name: str, options: Mapping[str, Any]) -> None:
+    """Refuse an option the searcher ``name`` does not take, naming the ones it does.
+
+    Raises:
+        UserError: an unknown searcher or option.
+    """
+    takes = _options_of(searcher_class(name))
+    for option in options:
+        if takes is not None and option not in takes:
+            close = difflib.get_close_matches(option, sorted(takes), n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else "."
+            raise UserError(
+                f"Searcher {name!r} takes no option {option!r}; its options are "
+                f"{sorted(takes) or 'none'}{hint}"
+            )
+
+
+def _options_of(cls: type) -> set[str] | None:
+    """The keyword options a searcher class takes besides the ones ``make_searcher`` passes,
+    collected along the ``__init__`` chain (None when one takes ``**kwargs`` for itself)."""
+    names: set[str] = set()
+    for klass in cls.__mro__:
+        init = klass.__dict__.get("__init__")
+        if init is None:
+            continue
+        params = inspect.signature(init).parameters.values()
+        names |= {p.name for p in params if p.kind in (p.KEYWORD_ONLY, p.POSITIONAL_OR_KEYWORD)}
+        if not any(p.kind is p.VAR_KEYWORD for p in params):
+            return names - {"self", "space", "objectives", "constraints", "feasible", "seed"}
+    return None

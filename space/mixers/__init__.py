@@ -7,6 +7,7 @@ its formula in its docstring and its analytic counts (``count_params``, ``trace`
 
 from __future__ import annotations
 
+from kernels.linear.naive import FEATURE_MAPS
 from space.mixers._attention import LinearHead
 from space.mixers._attention import QuadHead
 from space.mixers._attention import ReluHead
@@ -27,6 +28,7 @@ from space.mixers._heads import HeadsMixer
 from space.mixers._lowrank import LowRankMixer
 from space.mixers._registry import MIXERS
 from space.mixers._registry import MixerInfo
+from space.mixers._registry import MixerParam
 from space.mixers._registry import mixer_info
 from space.mixers._registry import register_mixer
 from space.mixers._shsa import SHSAMixer
@@ -44,29 +46,35 @@ __all__ = [
     "LowRankLinear",
     "MixerContext",
     "MixerInfo",
+    "MixerParam",
     "make_mixer",
     "mixer_info",
     "register_mixer",
 ]
 
+_KERNEL = MixerParam(int, low=1, example=3)
 for _name, _head, _params in [
     ("softmax", SoftmaxHead, {}),
     ("wma", WMAHead, {}),
-    ("window", WindowHead, {"window": int}),
-    ("linear", LinearHead, {"feature_map": str}),
+    ("window", WindowHead, {"window": MixerParam(int, low=1, example=8)}),
+    ("linear", LinearHead, {"feature_map": MixerParam(str, options=FEATURE_MAPS)}),
     ("relu", ReluHead, {}),
     ("scale", ScaleHead, {}),
     ("quad", QuadHead, {}),
 ]:
     register_mixer(_name, HeadsMixer, head=_head, causal=True, attention_like=True, params=_params)
-register_mixer("lowrank", LowRankMixer, attention_like=True, params={"rank": int})
+register_mixer("lowrank", LowRankMixer, attention_like=True,
+               params={"rank": MixerParam(int, low=1, example=16)})
 register_mixer("dft", DFTMixer, head=DFTHead)
 register_mixer("dct", DCTMixer, head=DCTHead)
-register_mixer("conv", ConvMixer, head=ConvHead, causal=True, params={"kernel": int})
-register_mixer("dynconv", DynConvMixer, causal=True, params={"kernel": int})
-register_mixer("pool", PoolMixer, params={"pool_size": int})
-register_mixer("ssm", SSMMixer, causal=True, params={"state": int, "selective": bool})
-register_mixer("shsa", SHSAMixer, causal=True, params={"qk_dim": int, "partial": float})
+register_mixer("conv", ConvMixer, head=ConvHead, causal=True, params={"kernel": _KERNEL})
+register_mixer("dynconv", DynConvMixer, causal=True, params={"kernel": _KERNEL})
+register_mixer("pool", PoolMixer, params={"pool_size": _KERNEL})
+register_mixer("ssm", SSMMixer, causal=True,
+               params={"state": MixerParam(int, low=1, example=16), "selective": MixerParam(bool)})
+register_mixer("shsa", SHSAMixer, causal=True, params={
+    "qk_dim": MixerParam(int, low=1, example=16),
+    "partial": MixerParam(float, low=0, high=1, low_open=True, example=0.25)})
 # Causal exactly when every head is: the DSL checks the heads one by one.
 register_mixer("heads", HeadsMixer, causal=True, params={"heads": list})
 

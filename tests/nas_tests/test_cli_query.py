@@ -123,7 +123,8 @@ def test_pareto_json_and_plot(
     ]
     assert plot.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
     code, _, err = run(
-        capsys, "pareto", "demo", "--objective", "accuracy", "--plot", str(plot), "--storage", url
+        capsys, "pareto", "demo", "--objective", "accuracy", "--plot", str(tmp_path / "b.png"),
+        "--storage", url,
     )
     assert code == 1 and "--plot needs two objectives" in err
 
@@ -139,7 +140,7 @@ def test_export_writes_the_architecture_and_its_trial(
     assert json.loads(target.read_text()) == {"family": "toy", "width": 8}
     trial = json.loads((tmp_path / "arch.trial.json").read_text())
     assert trial["id"] == trial_id and trial["metrics"] == {"accuracy": 0.9, "latency_ms": 4.0}
-    code, _, err = run(capsys, "export", "999", "-o", str(target), "--storage", url)
+    code, _, err = run(capsys, "export", "999", "-o", str(tmp_path / "b.json"), "--storage", url)
     assert code == 1 and "No trial has id 999" in err
 
 

@@ -97,6 +97,8 @@ def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path, stop):
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert driver.returncode == 130 and "interrupted" in err
+    # Ray's start-up warnings (token authentication, ...) stay off the user's terminal.
+    assert "WARNING" not in err
     trials = storage.connect(url).trials("cli")
     assert "RUNNING" not in {t["state"] for t in trials}
     requeued = [t for t in trials if t["state"] == "QUEUED"]

@@ -271,9 +271,15 @@ def test_metadata_matches_the_interface_table() -> None:
     assert {n for n, i in MIXERS.items() if i.causal} == causal
     assert {n for n, i in MIXERS.items() if i.head_capable} == head_capable
     assert {n for n, i in MIXERS.items() if i.attention_like} == attention_like
-    assert MIXERS["window"].params == {"window": int}
-    assert MIXERS["ssm"].params == {"state": int, "selective": bool}
-    assert MIXERS["shsa"].params == {"qk_dim": int, "partial": float}
+    kinds = {name: {k: p.kind for k, p in info.params.items()} for name, info in MIXERS.items()}
+    assert kinds["window"] == {"window": int}
+    assert kinds["ssm"] == {"state": int, "selective": bool}
+    assert kinds["shsa"] == {"qk_dim": int, "partial": float}
+    # Every example spec of this file declares exactly what its type requires.
+    for name, spec in SPECS.items():
+        if name != "heads":
+            required = {k for k, p in MIXERS[name].params.items() if p.required}
+            assert required <= set(spec), name
 
 
 def test_register_mixer_warns_on_overwrite_and_builds_new_types() -> None:

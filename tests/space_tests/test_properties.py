@@ -7,7 +7,6 @@ import subprocess
 import sys
 
 import numpy as np
-import pytest
 from hypothesis import given
 from hypothesis import settings
 from hypothesis import strategies as st
@@ -57,11 +56,9 @@ def test_encode_decode_round_trip(name, seed) -> None:
     assert vec.shape == (sp.encoding_size,)
     assert np.all((vec == -1) | ((vec >= 0) & (vec <= 1)))
     decoded = sp.decode(vec)
-    if name == "automl":
-        # Reals survive the unit-interval map up to float rounding.
-        assert sp.encode(decoded) == pytest.approx(vec)
-    else:
-        assert decoded == arch
+    # Exactly, reals included (they are kept to 12 significant digits).
+    assert decoded == arch and decoded.id == arch.id
+    assert sp.decode(sp.encode(sp.mutate(arch, seed=seed + 1))) == sp.mutate(arch, seed=seed + 1)
 
 
 @settings(max_examples=40, deadline=None)
@@ -90,3 +87,16 @@ def test_ids_are_equal_across_processes() -> None:
                            check=True, env={"PYTHONHASHSEED": "123", "PATH": ""}).stdout.split()
     sp = SPACES["flexibert"]
     assert other == [sp.sample(seed=s).id for s in range(10)]
+
+
+@settings(max_examples=200, deadline=None)
+@given(low=st.floats(1e-9, 1e3), ratio=st.floats(1.0, 1e12), log=st.booleans(),
+       u=st.floats(0.0, 1.0))
+def test_reals_round_trip_exactly_over_any_range(low, ratio, log, u) -> None:
+    from space import Space
+    from space import real
+
+    sp = Space({"x": real(low, low * ratio, log=log)})
+    arch = sp.decode([u])
+    assert sp.contains(arch)
+    assert sp.decode(sp.encode(arch)) == arch

@@ -86,6 +86,31 @@ def test_lm_defaults_to_causal_and_drops_classification_keys() -> None:
          r"num_classes must be an int >= 2 for classification; got None"),
         (lambda: _clf(layer(64, mixer("dct"), ffn=[choice(128, 0)])),
          r"layers\[0\]\.ffn hidden widths must be positive ints; got 0"),
+        # Every mixer's declared parameters: required, typed, in range, and nothing else.
+        (lambda: _clf(layer(64, heads([head("conv"), head("softmax")]))),
+         r"layers\[0\]\.mixer\.heads\[0\]\.kernel is required by head 'conv' \(an int >= 1\); "
+         r"got none\. Pass head\('conv', \.\.\., kernel=3\)\."),
+        (lambda: _clf(layer(64, mixer("conv", heads=2, kernel=3))),
+         r"layers\[0\]\.mixer\.heads is not a parameter of mixer 'conv'; got 2\. It takes kernel"),
+        (lambda: _clf(layer(64, mixer("window", heads=2))),
+         r"layers\[0\]\.mixer\.window is required by mixer 'window'"),
+        (lambda: _clf(layer(64, mixer("softmax"))),
+         r"layers\[0\]\.mixer\.heads is required by mixer 'softmax'"),
+        (lambda: _clf(layer(64, mixer("window", heads=2, windw=4))),
+         r"layers\[0\]\.mixer\.windw is not a parameter of mixer 'window'; got 4\. It takes "
+         r"heads, head_dim and window; did you mean window\?"),
+        (lambda: _clf(layer(64, mixer("linear", heads=2, feature_map="tanh"))),
+         r"feature_map of mixer 'linear' must be one of 'elu', 'relu'; got 'tanh'"),
+        (lambda: _clf(layer(64, mixer("shsa", qk_dim=8, partial=0.0))),
+         r"partial of mixer 'shsa' must be a float in \(0, 1\]; got 0\.0\. Use partial=0\.25\."),
+        (lambda: _clf(layer(64, mixer("ssm", state=4, selective=1))),
+         r"selective of mixer 'ssm' must be a bool; got 1"),
+        (lambda: _clf(layer(64, mixer("conv", kernel=choice(3, 0)))),
+         r"kernel of mixer 'conv' must be an int >= 1; got 0"),
+        (lambda: _clf(layer(64, mixer("dct")), input="tokens"),
+         r"input must be tokens\(\.\.\.\) or patches\(\.\.\.\); got 'tokens'"),
+        (lambda: _clf(layer(64, {"type": "heads", "heads": 4})),
+         r"layers\[0\]\.mixer\.heads must be a list of head specs or a repeat; got 4"),
     ],
 )
 def test_invalid_transformer_specs(make, message) -> None:
@@ -96,3 +121,25 @@ def test_invalid_transformer_specs(make, message) -> None:
 def test_crop_allows_patches_that_do_not_divide_the_image() -> None:
     sp = Space(_clf(layer(64, mixer("dct")), input=patches(240, choice(28, 32), crop=True)))
     assert sp.size() == 2
+
+
+def test_a_registered_mixer_declares_what_it_takes() -> None:
+    from space import MIXERS
+    from space import MixerParam
+    from space import register_mixer
+    from space.mixers import ConvMixer
+
+    register_mixer("conv_test", ConvMixer, params={
+        "kernel": MixerParam(int, low=1, high=9, example=3),
+        "dilation": MixerParam(int, low=1, required=False)})
+    try:
+        Space(_clf(layer(64, mixer("conv_test", kernel=3))))
+        with pytest.raises(SpaceError, match=r"kernel of mixer 'conv_test' must be an int in "
+                                             r"\[1, 9\]; got 11"):
+            Space(_clf(layer(64, mixer("conv_test", kernel=11))))
+        # A bare type declares a required parameter of that type.
+        with pytest.warns(UserWarning, match="replacing the mixer 'conv_test'"):
+            register_mixer("conv_test", ConvMixer, params={"kernel": int})
+        assert MIXERS["conv_test"].params["kernel"] == MixerParam(int)
+    finally:
+        MIXERS.pop("conv_test")

@@ -106,3 +106,29 @@ def test_injections_through_best_leave_every_table_intact(
         db.best(study, 3, where="trials < 1 or metrics < 1")
     assert snapshot() == before
     assert len(db.best(study, 10, where="latency_ms < 5")) == 5
+
+
+@pytest.mark.parametrize(
+    ("expr", "match"),
+    [
+        ("(" * 17 + "a < 1" + ")" * 17, "parentheses may nest at most 16 deep"),
+        ("(" * 400 + "a < 1" + ")" * 400, "parentheses may nest at most 16 deep"),
+        ("(" * 600 + "a < 1" + ")" * 600, "at most 1000 characters; got 1205"),
+        (" and ".join(["a < 1"] * 33), "at most 32 comparisons"),
+        (" or ".join(["a < 1"] * 3000), "at most 1000 characters; got 26996"),
+    ],
+    ids=["17-deep", "400-deep", "600-deep", "33-terms", "3000-terms"],
+)
+def test_limits_are_one_line_past_them(expr: str, match: str) -> None:
+    with pytest.raises(storage.InvalidQuery, match=match) as caught:
+        storage.parse_where(expr)
+    # The message quotes the expression around the problem only.
+    assert "\n" not in str(caught.value) and len(str(caught.value)) < 400
+
+
+def test_at_the_limits_every_backend_answers(db: storage.Database, study: str) -> None:
+    db.add_results(study, [(*arch(i), {"accuracy": i / 10, "latency_ms": i}) for i in range(10)])
+    deep = "(" * 16 + "latency_ms >= 0" + ")" * 16
+    many = " and ".join(f"latency_ms >= {i / 100}" for i in range(32))
+    assert len(db.best(study, k=10, where=deep)) == 6  # the constraint keeps latency_ms <= 5
+    assert len(db.best(study, k=10, where=many)) == 5

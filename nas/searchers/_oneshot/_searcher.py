@@ -12,6 +12,7 @@ import torch
 
 import space as sp
 from evaluators._tasks import BaseTask
+from nas._errors import UserError
 from nas.searchers._base import ATTEMPTS_PER_ASK
 from nas.searchers._base import BaseSearcher
 from nas.searchers._objectives import losses
@@ -81,7 +82,7 @@ class OneShotSearcher(BaseSearcher):
         super().__init__(**kwargs)
         probe = self.space.sample(np.random.default_rng(self.seed))
         if probe.to_dict().get("family") != "transformer":
-            raise ValueError(
+            raise UserError(
                 "The oneshot searcher needs a transformer space (architectures with 'family': "
                 "'transformer', built with space.transformer(...)) so it can build a "
                 "weight-sharing supernet; this space gives "
@@ -89,7 +90,7 @@ class OneShotSearcher(BaseSearcher):
                 "'boshnas'."
             )
         if supernet_steps < 1 or population < 2 or generations < 0:
-            raise ValueError(
+            raise UserError(
                 "oneshot needs supernet_steps >= 1, population >= 2 and generations >= 0; got "
                 f"supernet_steps={supernet_steps}, population={population}, "
                 f"generations={generations}."
