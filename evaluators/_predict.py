@@ -83,7 +83,10 @@ def predict(
             ``storage``), a board ``stm32f427``/``stm32f746``/``stm32h743`` (``sram_kb``,
             ``flash_kb`` and ``mcu_latency_ms``, an estimate from MACs) or
             ``mpc-lan``/``mpc-wan`` (``mpc_ms``, the secure inference time, ``mpc_rounds``,
-            ``mpc_mb``). Every device gives ``params`` and ``flops``.
+            ``mpc_mb``). Every device gives ``params`` and ``flops``, and ``latency_ms``: the
+            device's own latency (the board's estimate, the secure inference time), as the
+            public contract promises. ``CostEvaluator`` leaves that alias out, so a study's
+            ``latency_ms`` only ever means measured or calibrated latency.
         storage: database URL (default ``$NAS_STORAGE``, else ``sqlite:///studies.db``); only
             ``cpu`` and ``cuda`` read it.
         batch_size: inputs per forward pass (MCU boards run batch 1).
@@ -103,8 +106,12 @@ def predict(
         cols = load_latency_model(device, url).predict_all(archs, batch_size)
         out = [{k: float(v[i]) for k, v in cols.items()} for i in range(len(archs))]
     else:
-        out = [_device_costs(a, device, batch_size) for a in archs]
+        out = [_with_latency(_device_costs(a, device, batch_size)) for a in archs]
     return out[0] if single else out
+
+
+def _with_latency(costs: dict[str, float]) -> dict[str, float]:
+    return {**costs, "latency_ms": costs.get("mcu_latency_ms", costs.get("mpc_ms"))}
 
 
 def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
@@ -140,10 +147,12 @@ class CostEvaluator(BaseEvaluator):
         return device_metrics(self.device)
 
     def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
-        return predict(arch, self.device, self.storage, self.batch_size)  # type: ignore[return-value]
+        return self.evaluate_many([arch])[0]
 
     def evaluate_many(self, archs: Sequence[Any]) -> list[dict[str, float]]:
         # One vectorised pass: the cpu/cuda latency model prices a list in one matrix product.
-        return predict(list(archs), self.device, self.storage, self.batch_size)  # type: ignore[return-value]
+        names = self.metrics
+        rows = predict(list(archs), self.device, self.storage, self.batch_size)
+        return [{k: row[k] for k in names} for row in rows]  # type: ignore[index]
 
 

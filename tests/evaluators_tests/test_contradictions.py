@@ -38,10 +38,13 @@ def test_latency_ms_means_measured_or_calibrated_latency_only() -> None:
         assert set(names) <= set(METRIC_UNITS)
         assert ("latency_ms" in names) == (device in ("cpu", "cuda")), device
         assert ("mcu_latency_ms" in names) == device.startswith("stm32"), device
-    board = predict(vit(), device="stm32f746")
-    secure = predict(vit(), device="mpc-lan")
+    board = CostEvaluator("stm32f746")(vit())
+    secure = CostEvaluator("mpc-lan")(vit())
     assert "latency_ms" not in board and board["mcu_latency_ms"] > 0
     assert "latency_ms" not in secure and secure["mpc_ms"] > 0
+    # `predict` keeps the contract's `latency_ms` on every device: there it is the device's own.
+    assert predict(vit(), device="stm32f746")["latency_ms"] == board["mcu_latency_ms"]
+    assert predict(vit(), device="mpc-lan")["latency_ms"] == secure["mpc_ms"]
     # The measured latency and a board's costs now compose without overwriting each other.
     assert "latency_ms" in Compose(MeasuredLatencyEvaluator(), CostEvaluator("stm32f746")).metrics
 
