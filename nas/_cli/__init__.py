@@ -18,7 +18,6 @@ from nas._cli._parser import Parser
 from nas._cli._parser import parse
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
-ISSUES_URL = "https://github.com/hetnas/hetnas/issues"
 # Exceptions that mean the user asked for something that cannot be done (or the environment
 # refuses it): one line on stderr and exit 1. Looked up by module so that a command that never
 # imported torch need not import it to classify an error.
@@ -102,7 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return 1
         traceback.print_exc()
         print(f"{name}: internal error: this is a bug in hetnas, not in your spec or command. "
-              f"Please report it with the traceback above at {ISSUES_URL}", file=sys.stderr)
+              "Please report it to the hetnas maintainers with the command and the traceback "
+              "above.", file=sys.stderr)
         return 1
 
 
