@@ -41,9 +41,9 @@ def architecture_graph(arch_json: str) -> dict[str, Any]:
 def predicted_costs(arch_json: str, storage_url: str) -> list[dict[str, Any]]:
     """``evaluators.predict`` on every device, one entry each; a device that cannot price this
     architecture (no calibration, not a transformer) gets its one-line reason instead."""
+    from evaluators import DEVICES
     from evaluators import EvaluatorError
     from evaluators import predict
-    from evaluators import DEVICES
     from space import Architecture
     from space import SpaceError
     from storage import StorageError

@@ -41,6 +41,9 @@ const trialHref = (id) => "#/trial/" + Number(id);
 const fmt = (v) => (typeof v === "number" ? Plot.fmt(v) : v === null || v === undefined ? "" : String(v));
 const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
 
+// replaceChildren that skips the sections a page leaves out (null).
+function show(...nodes) { app.replaceChildren(...nodes.filter((n) => n)); }
+
 function showError(err) {
   app.replaceChildren(el("p", {class: "error"}, String(err.message || err)));
 }
@@ -279,7 +282,7 @@ async function studyPage(name) {
     parts.table);
   whereInput.addEventListener("keydown", (ev) => { if (ev.key === "Enter") applyWhere(); });
 
-  app.replaceChildren(head, history, ...(pareto ? [pareto] : []), curves, table);
+  show(head, history, pareto, curves, table);
 
   function drawCounts() {
     countsLine.textContent = Object.entries(info.counts).filter(([, n]) => n)
@@ -422,7 +425,7 @@ async function trialPage(id) {
       el("td", {}, i), el("td", {class: "num"}, l.width), el("td", {}, l.mixer.type),
       el("td", {}, l.mixer.type === "heads" ? l.mixer.heads.map((h) => `${h.type}/${h.head_dim}`).join(", ") : ""),
       el("td", {}, JSON.stringify(l.ffn)), el("td", {}, l.activation), el("td", {}, l.norm))))) : null;
-  app.replaceChildren(
+  show(
     el("section", {},
       el("h2", {id: "trial-title"}, `Trial ${t.trial} of `, el("a", {href: studyHref(t.study)}, t.study)),
       el("div", {}, el("span", {class: "state " + t.state, id: "trial-state"}, t.state),
@@ -453,7 +456,7 @@ async function trialPage(id) {
       el("tbody", {}, ...c.costs.map((d) => el("tr", {},
         el("td", {}, d.device),
         ...(d.error ? [el("td", {class: "muted", colspan: Math.max(1, metricNames.length)}, d.error)]
-          : metricNames.map((m) => el("td", {class: "num"}, fmt(d.costs[m]))))))));
+          : metricNames.map((m) => el("td", {class: "num"}, fmt(d.costs[m])))))))));
   }).catch((err) => { costs.replaceChildren(el("p", {class: "error"}, err.message)); });
   void info;
   return () => {};

@@ -89,6 +89,9 @@ const Plot = (() => {
           : `H${f.x(px)}V${f.y(py)}`;
       }
       const color = s.color || PALETTE[i % PALETTE.length];
+      if (s.points.length === 1) {
+        f.root.append(svg("circle", {cx: f.x(s.points[0][0]), cy: f.y(s.points[0][1]), r: 3, fill: color}));
+      }
       const path = svg("path", {class: "series " + (s.cls || ""), d, stroke: color});
       path.append(svg("title", {}, s.name || ""));
       f.root.append(path);
