@@ -41,6 +41,18 @@ from storage._where import parse_where
 CHANGE_SLACK_S = 10.0
 
 
+def _changed_since(since: str) -> Any:
+    try:
+        stamp = to_db(since.removesuffix("Z"))
+    except (AttributeError, TypeError, ValueError) as e:
+        raise InvalidQuery(
+            f"A change cursor is the ISO time an earlier trial_changes() call returned; "
+            f"got {since!r}. Start again with since=None."
+        ) from e
+    return or_(Trial.state.in_(("QUEUED", "RUNNING")), Trial.finished >= stamp,
+               Trial.queued >= stamp)
+
+
 class ReadMixin:
     _engine: Engine
     _study: Callable[[str], dict[str, Any]]
@@ -70,22 +82,47 @@ class ReadMixin:
         cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
         query = trial_select(arch=arch).where(Trial.study_id == info["id"])
         if since is not None:
-            try:
-                stamp = to_db(since.removesuffix("Z"))
-            except (TypeError, ValueError) as e:
-                raise InvalidQuery(
-                    f"A change cursor is the ISO time an earlier trial_changes() call returned; "
-                    f"got {since!r}. Start again with since=None."
-                ) from e
-            query = query.where(
-                or_(
-                    Trial.state.in_(("QUEUED", "RUNNING")),
-                    Trial.finished >= stamp,
-                    Trial.queued >= stamp,
-                )
-            )
+            query = query.where(_changed_since(since))
         with transaction(self._engine, write=False) as conn:
             return trial_dicts(conn, query.order_by(Trial.number)), str(cursor)
+
+    def trial_columns(self, study: str, since: str | None = None) -> tuple[dict[str, Any], str]:
+        """:meth:`trial_changes` as columns, the cheap form for thousands of trials: two
+        queries, no architecture, no dict per trial.
+
+        Returns:
+            ``({"id", "number", "state", "worker", "finished": lists in number order,
+            "metrics": {name: list, None where a trial lacks it}}, next cursor)``.
+        """
+        info = self._study(study)
+        cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
+        where = [Trial.study_id == info["id"]]
+        if since is not None:
+            where.append(_changed_since(since))
+        trials = select(Trial.id, Trial.number, Trial.state, Trial.worker,
+                        Trial.finished).where(*where).order_by(Trial.number)
+        values = (select(Metric.trial_id, Metric.name, Metric.value)
+                  .join(Trial, Trial.id == Metric.trial_id).where(*where))
+        with transaction(self._engine, write=False) as conn:
+            rows = conn.execute(trials).all()
+            found = conn.execute(values).all()
+        position = {row[0]: i for i, row in enumerate(rows)}
+        metrics: dict[str, list[float | None]] = {}
+        for trial_id, name, value in found:
+            if trial_id not in position:  # committed between the two reads: the next poll
+                continue
+            if name not in metrics:
+                metrics[name] = [None] * len(rows)
+            metrics[name][position[trial_id]] = value
+        columns = {
+            "id": [row[0] for row in rows],
+            "number": [row[1] for row in rows],
+            "state": [row[2] for row in rows],
+            "worker": [row[3] for row in rows],
+            "finished": [from_db(row[4]) for row in rows],
+            "metrics": metrics,
+        }
+        return columns, str(cursor)
 
     def matching_ids(self, study: str, where: str) -> list[int]:
         """Ids of the study's trials, in any state, whose metrics meet a ``where`` filter.

@@ -102,8 +102,12 @@ def create_app(url: str, *, token: str | None = None, loopback_only: bool = True
     """
     source = Source(url)
 
+    constraints: dict[str, list[dict[str, Any]]] = {}
+
     def study_info(request: Request) -> dict[str, Any]:
-        return source.study(request.path_params["name"])
+        info = source.study(request.path_params["name"])
+        constraints[info["name"]] = info["constraints"]
+        return info
 
     def studies(request: Request) -> JSONResponse:
         return JSONResponse({"storage": storage.safe_url(url), "studies": source.studies()})
@@ -114,10 +118,14 @@ def create_app(url: str, *, token: str | None = None, loopback_only: bool = True
         return JSONResponse({"study": info, "trials": rows, "cursor": cursor})
 
     def changes(request: Request) -> JSONResponse:
-        info = study_info(request)
+        # A poll reads the counts and the changed trials only: studies are never edited, so
+        # the constraints read by the study's first page load still hold.
+        name = request.path_params["name"]
+        if name not in constraints:
+            study_info(request)
         since = request.query_params.get("since")
-        rows, cursor = source.changes(info["name"], info["constraints"], since or None)
-        return JSONResponse({"trials": rows, "cursor": cursor, "counts": info["counts"]})
+        rows, cursor = source.changes(name, constraints[name], since or None)
+        return JSONResponse({"trials": rows, "cursor": cursor, "counts": source.counts(name)})
 
     def match(request: Request) -> JSONResponse:
         where = request.query_params.get("where", "")

@@ -57,12 +57,23 @@ class Source:
         return {**_study(info), "spec_source": info["spec_source"],
                 "metric_names": self._db.metric_names(name)}
 
+    def counts(self, name: str) -> dict[str, int]:
+        return self._db.get_study(name)["counts"]
+
     def changes(self, name: str, constraints: list[dict[str, Any]],
-                since: str | None) -> tuple[list[dict[str, Any]], str]:
-        """Rows of the trials changed since ``since`` (all of them for ``None``), and the next
-        cursor."""
-        trials, cursor = self._db.trial_changes(name, since)
-        return [_row(t, constraints) for t in trials], cursor
+                since: str | None) -> tuple[dict[str, Any], str]:
+        """The trials changed since ``since`` (all of them for ``None``) as columns, with
+        ``ok`` (meets every constraint) beside them, and the next cursor."""
+        columns, cursor = self._db.trial_columns(name, since)
+        metrics = columns["metrics"]
+        checks = [(metrics.get(c["metric"]), _OPS[c["op"]], float(c["bound"]))
+                  for c in constraints]
+        columns["ok"] = [
+            all(values is not None and values[i] is not None and op(values[i], bound)
+                for values, op, bound in checks)
+            for i in range(len(columns["id"]))
+        ]
+        return columns, cursor
 
     def matching_ids(self, name: str, where: str) -> list[int]:
         return self._db.matching_ids(name, where)
@@ -89,15 +100,3 @@ def _study(info: Mapping[str, Any]) -> dict[str, Any]:
     return {key: info[key] for key in ("name", "id", "objectives", "constraints", "searcher",
                                        "created", "counts", "trials", "settings")}
 
-
-def _row(trial: Mapping[str, Any], constraints: list[dict[str, Any]]) -> dict[str, Any]:
-    return {
-        "id": trial["id"],
-        "n": trial["trial"],
-        "s": trial["state"],
-        "t0": trial["started"],
-        "t1": trial["finished"],
-        "w": trial["worker"],
-        "m": trial["metrics"],
-        "ok": feasible(trial["metrics"], constraints),
-    }

@@ -115,6 +115,27 @@ def test_changes_hold_new_running_and_requeued_trials_but_not_old_finished_ones(
     reader.close()
 
 
+def test_trial_columns_are_the_changes_as_columns(
+    db: storage.Database, study: str, storage_url: str
+) -> None:
+    done = db.add_results(study, [(*arch(i), {"accuracy": i / 10, "latency_ms": i}) for i in
+                                  range(3)])
+    (running,) = db.add_trials(study, [arch(5)])
+    db.start_trial(running, worker="w7", node="n")
+    db.report(running, "loss", 1, 0.5)
+    with storage.connect(storage_url, read_only=True) as reader:
+        columns, cursor = reader.trial_columns(study)
+        changes, _ = reader.trial_changes(study)
+        assert columns["id"] == [t["id"] for t in changes] == [*done, running]
+        assert columns["state"] == ["COMPLETE"] * 3 + ["RUNNING"]
+        assert columns["worker"] == [None, None, None, "w7"]
+        assert columns["metrics"] == {"accuracy": [0.0, 0.1, 0.2, None],
+                                      "latency_ms": [0.0, 1.0, 2.0, None]}
+        assert columns["finished"][0] == changes[0]["finished"] and columns["finished"][3] is None
+        later, _ = reader.trial_columns(study, _later(1))
+        assert later["id"] == [running] and later["metrics"] == {}
+
+
 def test_matching_ids_filter_every_state_with_the_where_language(
     db: storage.Database, study: str
 ) -> None:

@@ -23,6 +23,14 @@ from tests.nas_tests.dashboard_tests.conftest import record  # noqa: E402
 TOKEN = "s3cret-token-of-24-chars"
 
 
+def rows(columns: dict) -> list[dict]:
+    """The API's trial columns as one dict per trial, as the page builds them."""
+    return [{"id": columns["id"][i], "n": columns["number"][i], "s": columns["state"][i],
+             "w": columns["worker"][i], "t1": columns["finished"][i], "ok": columns["ok"][i],
+             "m": {k: v[i] for k, v in columns["metrics"].items() if v[i] is not None}}
+            for i in range(len(columns["id"]))]
+
+
 def client(url: str, **kwargs) -> TestClient:
     return TestClient(create_app(url, **kwargs), base_url="http://127.0.0.1")
 
@@ -43,16 +51,18 @@ def test_studies_have_counts_and_the_best_feasible_value_per_objective(filled: s
 def test_the_study_then_only_what_changed(filled: str) -> None:
     with client(filled) as c:
         first = c.get("/api/studies/hw").json()
-        rows = {r["n"]: r for r in first["trials"]}
-        assert len(rows) == 12 and first["study"]["objectives"] == {"params": "max",
+        by_number = {r["n"]: r for r in rows(first["trials"])}
+        assert len(by_number) == 12 and first["study"]["objectives"] == {"params": "max",
                                                                    "latency_ms": "min"}
-        assert [rows[i]["ok"] for i in range(10)] == [True] * 8 + [False] * 2
-        assert rows[10]["s"] == "FAILED" and rows[11]["s"] == "RUNNING" and rows[11]["w"] == "w2"
+        assert [by_number[i]["ok"] for i in range(10)] == [True] * 8 + [False] * 2
+        assert by_number[3]["m"] == {"params": 300.0, "latency_ms": 4.0, "sram_kb": 3.0}
+        assert by_number[10]["s"] == "FAILED" and by_number[11]["s"] == "RUNNING"
+        assert by_number[11]["w"] == "w2" and by_number[11]["m"] == {}
         assert "sram_kb" in first["study"]["metric_names"]
 
         later = (datetime.now(UTC) + timedelta(seconds=1)).replace(tzinfo=None)
         quiet = c.get("/api/studies/hw/changes", params={"since": later.isoformat() + "Z"}).json()
-        assert [r["n"] for r in quiet["trials"]] == [11]  # only the RUNNING one
+        assert quiet["trials"]["number"] == [11]  # only the RUNNING one
 
         with storage.connect(filled) as db:
             running = db.trials("hw", state="RUNNING")[0]["id"]
@@ -60,7 +70,7 @@ def test_the_study_then_only_what_changed(filled: str) -> None:
             (new,) = record(db, "hw", range(30, 31), lambda i: {"params": 1.0,
                                                                "latency_ms": 9.0})
         changed = c.get("/api/studies/hw/changes", params={"since": first["cursor"]}).json()
-        got = {r["id"]: r for r in changed["trials"]}
+        got = {r["id"]: r for r in rows(changed["trials"])}
         assert got[running]["s"] == "COMPLETE" and got[running]["m"]["latency_ms"] == 0.5
         assert new in got and not got[new]["ok"]  # no sram_kb: the constraint fails
         assert changed["counts"]["COMPLETE"] == 12
@@ -70,8 +80,8 @@ def test_the_study_then_only_what_changed(filled: str) -> None:
 def test_where_filters_use_the_safe_parser(filled: str) -> None:
     with client(filled) as c:
         ids = c.get("/api/studies/hw/match", params={"where": "latency_ms < 3 or params >= 900"})
-        by_number = {r["id"]: r["n"] for r in c.get("/api/studies/hw").json()["trials"]}
-        assert sorted(by_number[i] for i in ids.json()["ids"]) == [0, 1, 9]
+        number = {r["id"]: r["n"] for r in rows(c.get("/api/studies/hw").json()["trials"])}
+        assert sorted(number[i] for i in ids.json()["ids"]) == [0, 1, 9]
         for evil in ("__import__('os').system('true')", "1; DROP TABLE trials", "params <"):
             bad = c.get("/api/studies/hw/match", params={"where": evil})
             assert bad.status_code == 400 and "\n" not in bad.json()["error"]
@@ -94,7 +104,7 @@ def test_csv_keeps_the_state_and_where_filters(filled: str) -> None:
 
 def test_a_trial_has_its_graph_costs_per_device_and_a_download(filled: str) -> None:
     with client(filled) as c:
-        trials = c.get("/api/studies/hw").json()["trials"]
+        trials = rows(c.get("/api/studies/hw").json()["trials"])
         failed = next(r for r in trials if r["s"] == "FAILED")
         body = c.get(f"/api/trials/{failed['id']}").json()
         assert body["trial"]["error"] == "CUDA out of memory"
@@ -148,7 +158,7 @@ def test_user_data_comes_back_as_data(filled: str) -> None:
         names = [s["name"] for s in c.get("/api/studies").json()["studies"]]
         assert XSS in names
         body = c.get(f"/api/studies/{XSS}").json()
-        assert body["trials"][0]["m"] == {"<b>m</b>": 1.0}
+        assert rows(body["trials"])[0]["m"] == {"<b>m</b>": 1.0}
         # JSON responses are never sniffed as HTML.
         assert c.get("/api/studies").headers["content-type"] == "application/json"
 
