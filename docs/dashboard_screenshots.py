@@ -24,8 +24,9 @@ ENV = {**os.environ, "PYTHONPATH": str(ROOT)}
 
 def main() -> None:
     sys.path.insert(0, str(ROOT))
-    import storage
     from playwright.sync_api import sync_playwright
+
+    import storage
 
     with tempfile.TemporaryDirectory() as tmp:
         url, other = f"sqlite:///{tmp}/studies.db", f"sqlite:///{tmp}/evolution.db"
