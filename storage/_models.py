@@ -89,6 +89,9 @@ class Trial(Base):
         # Claims scan the QUEUED trials of one study in number order.
         Index("ix_trials_study_id_state_number", "study_id", "state", "number"),
         Index("ix_trials_arch_id", "arch_id"),
+        # Incremental polls: trials queued or finished since a moment (added in v0.1.0.d).
+        Index("ix_trials_study_id_finished", "study_id", "finished"),
+        Index("ix_trials_study_id_queued", "study_id", "queued"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

@@ -57,9 +57,6 @@ class Source:
         return {**_study(info), "spec_source": info["spec_source"],
                 "metric_names": self._db.metric_names(name)}
 
-    def counts(self, name: str) -> dict[str, int]:
-        return self._db.get_study(name)["counts"]
-
     def changes(self, name: str, constraints: list[dict[str, Any]],
                 since: str | None) -> tuple[dict[str, Any], str]:
         """The trials changed since ``since`` (all of them for ``None``) as columns, with

@@ -125,7 +125,6 @@ class LiveStudy {
           encodeURIComponent(this.cursor);
         const data = await api(q);
         this.cursor = data.cursor;
-        this.info.counts = data.counts;
         let changed = false;
         for (const t of rows(data.trials)) {
           const old = this.trials.get(t.id);
@@ -298,7 +297,10 @@ async function studyPage(name) {
   show(head, history, pareto, curves, table);
 
   function drawCounts() {
-    countsLine.textContent = Object.entries(info.counts).filter(([, n]) => n)
+    const counts = {};
+    for (const t of live.trials.values()) counts[t.s] = (counts[t.s] || 0) + 1;
+    countsLine.textContent = ["COMPLETE", "RUNNING", "QUEUED", "PRUNED", "FAILED"]
+      .filter((k) => counts[k]).map((k) => [k, counts[k]])
       .map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ") || "no trials";
   }
 

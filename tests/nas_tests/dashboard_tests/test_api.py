@@ -73,7 +73,6 @@ def test_the_study_then_only_what_changed(filled: str) -> None:
         got = {r["id"]: r for r in rows(changed["trials"])}
         assert got[running]["s"] == "COMPLETE" and got[running]["m"]["latency_ms"] == 0.5
         assert new in got and not got[new]["ok"]  # no sram_kb: the constraint fails
-        assert changed["counts"]["COMPLETE"] == 12
         assert c.get("/api/studies/hw/changes", params={"since": "soon"}).status_code == 400
 
 
