@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy import union
 from sqlalchemy import select
+from sqlalchemy import union
 
 from storage._engine import transaction
 from storage._errors import ArchitectureNotFound

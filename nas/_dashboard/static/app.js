@@ -504,7 +504,7 @@ async function comparePage(names) {
     const points = [];
     studies.forEach((s, i) => {
       const own = paretoPoints(s.trials.values(), x, y).filter((p) => p.ok);
-      for (const p of front2(own, dx, dy)) points.push({...p, cls: "feasible front", color: Plot.PALETTE[i % 10]});
+      for (const p of front2(own, dx, dy)) points.push({...p, cls: "feasible front study-" + i, color: Plot.PALETTE[i % 10]});
     });
     const hover = {
       onHover(p, ev) { tip.textContent = `trial id ${p.id}\n${x}: ${fmt(p.x)}\n${y}: ${fmt(p.y)}`; tip.hidden = false; tip.style.left = ev.clientX + 14 + "px"; tip.style.top = ev.clientY + 14 + "px"; },

@@ -148,7 +148,8 @@ const Plot = (() => {
       const c = svg("circle", {class: "point " + p.cls, cx: f.x(p.x).toFixed(1),
                                cy: f.y(p.y).toFixed(1), r: p.cls.includes("front") ? 4.5 : 3.2,
                                "data-i": i, "data-trial": p.id});
-      if (p.color) { c.setAttribute("fill", p.color); c.setAttribute("stroke", p.color); }
+      // CSS classes outrank presentation attributes: a study's colour goes on the style.
+      if (p.color) { c.style.fill = p.color; c.style.stroke = "#333"; }
       g.append(c);
     }
     // The nearest canvas point within 5 px of the mouse, when no SVG circle is under it.
