@@ -10,6 +10,7 @@ from typing import Any
 
 from storage._database import TRANSITIONS
 from storage._database import Database
+from storage._database import TrialOutcome
 from storage._engine import make_engine
 from storage._engine import safe_url
 from storage._engine import sqlite_file
@@ -42,6 +43,7 @@ __all__ = [
     "StudyExists",
     "StudyNotFound",
     "TrialNotFound",
+    "TrialOutcome",
     "connect",
     "non_dominated",
     "parse_where",

@@ -89,6 +89,10 @@ class Trial(Base):
         # Claims scan the QUEUED trials of one study in number order.
         Index("ix_trials_study_id_state_number", "study_id", "state", "number"),
         Index("ix_trials_arch_id", "arch_id"),
+        # An architecture is in a study at most once, whatever its state (v0.1.0.c): the check
+        # that it is new and its claim are one insert, so drivers sharing a study never
+        # evaluate it twice.
+        Index("uq_trials_study_id_arch_id", "study_id", "arch_id", unique=True),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
@@ -103,6 +107,9 @@ class Trial(Base):
     started: Mapped[datetime | None] = mapped_column(DateTime)
     finished: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    # A RUNNING trial's lease: its driver renews it; once older than the lease time any driver
+    # may re-queue the trial (v0.1.0.c).
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime)
     retries: Mapped[int] = mapped_column(Integer, default=0)
 
 

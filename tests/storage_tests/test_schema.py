@@ -100,6 +100,9 @@ def test_the_frozen_first_revision_upgrades_and_keeps_its_data(
         assert claimed is not None and claimed["trial"] == 2
         db.finish_trial(claimed["id"], {"accuracy": 0.95, "latency_ms": 1.0})
         assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == [4]
+        # v0.1.0.c: an architecture is in a study once; leases are renewed.
+        assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == []
+        assert db.renew_leases("w") == 0
         db.save_searcher_state("frozen", {"generation": 3})
         assert db.searcher_state("frozen") == {"generation": 3}
         assert db.pareto("frozen")[0]["metrics"]["accuracy"] == 0.95
