@@ -20,6 +20,7 @@ from storage._errors import InvalidTransition
 from storage._errors import SchemaError
 from storage._errors import StorageError
 from storage._errors import StorageInternalError
+from storage._errors import StorageUnavailable
 from storage._errors import StudyExists
 from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
@@ -27,6 +28,7 @@ from storage._manage import trial_table
 from storage._models import TRIAL_STATES
 from storage._schema import HEAD as SCHEMA_VERSION
 from storage._schema import upgrade_schema
+from storage._validate import problem as result_problem
 from storage._where import parse_where
 
 __all__ = [
@@ -40,6 +42,7 @@ __all__ = [
     "SchemaError",
     "StorageError",
     "StorageInternalError",
+    "StorageUnavailable",
     "StudyExists",
     "StudyNotFound",
     "TrialNotFound",
@@ -47,6 +50,7 @@ __all__ = [
     "connect",
     "non_dominated",
     "parse_where",
+    "result_problem",
     "safe_url",
     "sqlite_file",
     "trial_table",

@@ -184,6 +184,39 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             )
         return study
 
+    def update_study(
+        self,
+        name: str,
+        *,
+        constraints: Sequence[Mapping[str, Any]] | None = None,
+        searcher: str | None = None,
+        spec_source: str | None = None,
+        change: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change what a continued study is searched with; ``change`` (JSON-able, e.g. the
+        old and new values) is appended to ``settings["changes"]`` with the time."""
+        values: dict[str, Any] = {}
+        if constraints is not None:
+            values["constraints"] = _validate.constraints(constraints)
+        if searcher is not None:
+            values["searcher"] = searcher
+        if spec_source is not None:
+            values["spec_source"] = spec_source
+            values["spec_hash"] = spec_hash(spec_source)
+        with transaction(self._engine, write=True) as conn:
+            row = conn.execute(select(Study.id, Study.settings).where(Study.name == name)
+                               .with_for_update()).first()
+            if row is None:
+                raise StudyNotFound(f"No study is named {name!r}. Run `nas studies`.")
+            if change:
+                settings = dict(row.settings)
+                settings["changes"] = [*settings.get("changes", []),
+                                       {"at": utcnow().isoformat(), **change}]
+                values["settings"] = settings
+            if values:
+                conn.execute(update(Study).where(Study.id == row.id).values(**values))
+        self._study_cache.pop(name, None)
+
     def get_study(self, name: str) -> dict[str, Any]:
         """The study's fields and trial counts per state.
 
@@ -610,6 +643,7 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         study: str,
         *,
         alive: Iterable[str] | None = None,
+        workers: Iterable[str] | None = None,
         stale_after: float | None = None,
         lease_s: float | None = None,
         requeue: bool = False,
@@ -623,6 +657,7 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         Args:
             study: study name.
             alive: workers known to be running; their trials are left alone.
+            workers: only trials of these workers (known to be dead).
             stale_after: only trials started more than this many seconds ago.
             lease_s: only trials whose lease was last renewed (:meth:`renew_leases`) more than
                 this many seconds ago, whatever host they ran on: the one routine by which
@@ -634,6 +669,8 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         query = select(Trial.id).where(Trial.study_id == info["id"], Trial.state == "RUNNING")
         if alive is not None:
             query = query.where(Trial.worker.not_in(list(alive)))
+        if workers is not None:
+            query = query.where(Trial.worker.in_(list(workers)))
         if stale_after is not None:
             query = query.where(Trial.started < utcnow() - timedelta(seconds=stale_after))
         if lease_s is not None:
