@@ -103,7 +103,7 @@ class Ledger:
     # -- claims ------------------------------------------------------------------------------
 
     def claim_queued(self) -> tuple[int, Architecture] | None:
-        claimed = self._retry(lambda: self.db.claim_trial(
+        claimed = self.call(lambda: self.db.claim_trial(
             self.study, worker=self.me, node=self.node, budget=self.budget))
         if claimed is None:
             return None
@@ -112,13 +112,13 @@ class Ledger:
     def start(self, archs: Sequence[Architecture]) -> list[tuple[int, Architecture]]:
         """New RUNNING trials for the architectures no driver has taken, within the budget."""
         by_id = {a.id: a for a in archs}
-        taken = self._retry(lambda: self.db.start_trials(
+        taken = self.call(lambda: self.db.start_trials(
             self.study, [(a.id, a.to_json()) for a in archs], worker=self.me, node=self.node,
             searcher=self.searcher, budget=self.budget))
         return [(tid, by_id[arch_id]) for arch_id, tid in taken.items()]
 
     def counts(self) -> dict[str, int]:
-        return self._retry(lambda: self.db.trial_counts(self.study))
+        return self.call(lambda: self.db.trial_counts(self.study))
 
     # -- results -----------------------------------------------------------------------------
 
@@ -129,12 +129,12 @@ class Ledger:
                 for (tid, arch), r in zip(pairs, results, strict=True)]
         outcomes = [storage_mod.TrialOutcome(f.trial_id, f.state, f.metrics, f.values, f.error)
                     for f in done]
-        lost = set(self._retry(lambda: self.db.finish_trials(outcomes)))
+        lost = set(self.call(lambda: self.db.finish_trials(outcomes)))
         return [f for f in done if f.trial_id not in lost]
 
     def fail(self, tid: int, arch: Architecture, error: str) -> Finished:
         finished = Finished(tid, arch, "FAILED", {}, (), error)
-        self._retry(lambda: self.db.finish_trials(
+        self.call(lambda: self.db.finish_trials(
             [storage_mod.TrialOutcome(tid, "FAILED", error=error)]))
         return finished
 
@@ -142,7 +142,7 @@ class Ledger:
                 retries: int) -> Finished | None:
         """A worker died under the trial: re-queue it (the database counts the retry) or,
         after ``retries`` re-runs, fail it; returns the failure, if it failed."""
-        done = self._retry(lambda: self.db.trial(tid))["retries"]
+        done = self.call(lambda: self.db.trial(tid))["retries"]
         if done >= retries:
             return self.fail(tid, arch, f"worker died {done + 1} times; last: {error}")
         self.requeue([tid], error)
@@ -150,7 +150,7 @@ class Ledger:
 
     def requeue(self, ids: Sequence[int], error: str) -> None:
         for tid in ids:
-            self._retry(lambda tid=tid: self._requeue_one(tid, error))
+            self.call(lambda tid=tid: self._requeue_one(tid, error))
 
     def _requeue_one(self, tid: int, error: str) -> None:
         try:
@@ -188,7 +188,7 @@ class Ledger:
         if time.monotonic() - self.renewed < self.lease_s / 4:
             return []
         self.verify()
-        self._retry(lambda: self.db.renew_leases(self.me))
+        self.call(lambda: self.db.renew_leases(self.me))
         self.renewed = time.monotonic()
         return self.recover()
 
@@ -204,13 +204,13 @@ class Ledger:
             )
 
     def recover(self) -> list[int]:
-        return self._retry(lambda: self.db.recover(
+        return self.call(lambda: self.db.recover(
             self.study, lease_s=self.lease_s, requeue=True,
             error="interrupted: its driver's lease expired"))
 
     # -- the database going away ------------------------------------------------------------
 
-    def _retry(self, call: Callable[[], T]) -> T:
+    def call(self, call: Callable[[], T]) -> T:
         """Run ``call``; while the database cannot be reached, retry with backoff."""
         deadline = time.monotonic() + self.patience_s
         backoff = _FIRST_BACKOFF_S

@@ -75,6 +75,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while Ray starts or stops (an interrupt inside
+    ``ray.shutdown`` can crash the process); one that came meanwhile is raised after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 @dataclasses.dataclass(frozen=True)
 class RunResult:
     """What ``nas.run`` hands back.
@@ -166,8 +188,10 @@ def _finished(ledger: Ledger, study: Study) -> bool:
 
 def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: int, seed: int,
                 address: str | None, quiet: bool, log_dir: str) -> None:
-    started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
+    started_ray = False
     try:
+        with _deferred_interrupts():
+            started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
         _refuse_sqlite_on_cluster(storage)
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
@@ -175,7 +199,8 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
             _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger).loop()
     finally:
         if started_ray:
-            ray.shutdown()
+            with _deferred_interrupts():
+                ray.shutdown()
 
 
 def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
@@ -491,7 +516,8 @@ class _Driver:
         since = time.monotonic() - self.saved_at
         if force or since >= max(SAVE_EVERY_S, SAVE_SHARE * self.save_s):
             start = time.monotonic()
-            self.db.save_searcher_state(self.study.name, self.searcher.state_dict())
+            state = self.searcher.state_dict()
+            self.ledger.call(lambda: self.db.save_searcher_state(self.study.name, state))
             self.saved_at = time.monotonic()
             self.save_s = self.saved_at - start
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -45,7 +46,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
+    # SIGTERM stops a run as Ctrl-C does at every moment, from the first import on (exit 130).
+    signal.signal(signal.SIGTERM, _stop)
     import nas
     import storage
     from nas._cli import storage_url

@@ -223,3 +223,53 @@ def test_plain_run_starts_its_own_ray_beside_a_head_on_the_host(tmp_path):
             os.killpg(head.pid, signal.SIGKILL)
             head.wait()
         shutil.rmtree(temp, ignore_errors=True)
+
+
+STOPS_SPEC = """
+import time
+import nas
+from space import Space, choice
+
+def evaluate(arch):
+    time.sleep(0.004)
+    return {"loss": float(arch["a"] * 40 + arch["b"])}
+
+study = nas.Study(name="stops", space=Space({"a": choice(*range(40)), "b": choice(*range(40))}),
+                  evaluate=evaluate, objectives={"loss": "min"}, searcher="random", trials=1200)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_and_sigterm_at_ten_moments_end_130_and_lose_nothing(tmp_path):
+    spec = tmp_path / "stops.py"
+    spec.write_text(textwrap.dedent(STOPS_SPEC))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    boot = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from nas._cli import main; sys.exit(main())")
+    command = [sys.executable, "-c", boot, "run", str(spec), "--storage", url, "--quiet"]
+    # From the first imports through Ray's start-up, the first trials, batch writes and the
+    # end of a run (later runs resume a study that is nearly or wholly done).
+    moments = [0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 10.0, 13.0, 17.0]
+    codes = []
+    for i, at in enumerate(moments):
+        driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(at)
+            if driver.poll() is None:
+                driver.send_signal(signal.SIGINT if i % 2 == 0 else signal.SIGTERM)
+            out, err = driver.communicate(timeout=120)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+        codes.append(driver.returncode)
+        assert driver.returncode in (0, 130), (at, driver.returncode, err)
+        if driver.returncode == 130:
+            assert err.strip().splitlines() == ["nas run: interrupted"], (at, err)
+            assert "complete," not in out
+    assert 130 in codes
+    done = subprocess.run(command, cwd=tmp_path, timeout=180, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    trials = storage.connect(url).trials("stops")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 1200
+    assert len({t["arch_id"] for t in trials}) == 1200
