@@ -58,11 +58,14 @@ __all__ = [
 ]
 
 
-def connect(url: str) -> Database:
+def connect(url: str, *, read_only: bool = False) -> Database:
     """Open a study database, creating the schema when the database is empty.
 
     Args:
         url: ``sqlite:///path/to/studies.db`` or ``postgresql+psycopg://user@host/db``.
+        read_only: open it for reading only (SQLite ``mode=ro`` and ``query_only``; read-only
+            transactions on PostgreSQL): it never takes a write lock, never creates a schema,
+            and every write raises :class:`StorageInternalError`.
 
     Returns:
         A :class:`Database`; close it (or use it in a ``with`` block) when done.
@@ -72,7 +75,7 @@ def connect(url: str) -> Database:
             release, or not hetnas'.
         StorageError: the URL is malformed or names an unsupported backend.
     """
-    return Database(url)
+    return Database(url, read_only=read_only)
 
 
 def upgrade(url: str) -> tuple[str | None, str]:

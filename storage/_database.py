@@ -99,12 +99,13 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
     pool: call :meth:`close` (or use ``with``) when done.
     """
 
-    def __init__(self, url: str) -> None:
+    def __init__(self, url: str, *, read_only: bool = False) -> None:
         self.url = url
-        self._engine = make_engine(url)
+        self.read_only = read_only
+        self._engine = make_engine(url, read_only=read_only)
         self._study_cache: dict[str, dict[str, Any]] = {}
         try:
-            ensure_schema(self._engine, url)
+            ensure_schema(self._engine, url, create=not read_only)
         except BaseException:
             self._engine.dispose()
             raise

@@ -19,6 +19,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.exc import InterfaceError
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
+from sqlalchemy.pool import QueuePool
 
 from storage._errors import StorageError
 from storage._errors import StorageInternalError
@@ -81,13 +82,24 @@ def safe_url(url: str) -> str:
         return url
 
 
-def make_engine(url: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S) -> Engine:
-    """An engine for ``url`` whose every statement is cancelled after ``statement_timeout_s``."""
+def make_engine(
+    url: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S, read_only: bool = False
+) -> Engine:
+    """An engine for ``url`` whose every statement is cancelled after ``statement_timeout_s``.
+
+    ``read_only`` engines cannot write, whatever they are asked: SQLite opens the file with
+    ``mode=ro`` and ``PRAGMA query_only``, and PostgreSQL starts every transaction read-only.
+    So a dashboard or a report never takes a write lock beside a running study
+    (cf. optuna/optuna-dashboard#545).
+    """
     parsed = parse_url(url)
     if parsed.get_backend_name() == "postgresql":
+        options = f"-c statement_timeout={int(statement_timeout_s * 1000)}"
+        if read_only:
+            options += " -c default_transaction_read_only=on"
         return create_engine(
             parsed,
-            connect_args={"options": f"-c statement_timeout={int(statement_timeout_s * 1000)}"},
+            connect_args={"options": options},
             pool_size=PG_POOL_SIZE,
             max_overflow=PG_MAX_OVERFLOW,
             pool_timeout=60,
@@ -103,8 +115,11 @@ def make_engine(url: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S) -
                 f"The SQLite file's folder must exist; got {str(folder)!r} in {url!r}. "
                 f"Create it first or choose another path."
             )
-    engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
-    event.listen(engine, "connect", _sqlite_on_connect)
+    if read_only:
+        engine = _sqlite_read_only(parsed, url)
+    else:
+        engine = create_engine(parsed, connect_args={"timeout": SQLITE_BUSY_TIMEOUT_S})
+        event.listen(engine, "connect", _sqlite_on_connect)
     event.listen(engine, "begin", _sqlite_on_begin)
 
     def limit(conn: Connection, cursor: Any, *_: Any) -> None:
@@ -116,6 +131,45 @@ def make_engine(url: str, *, statement_timeout_s: float = STATEMENT_TIMEOUT_S) -
 
     event.listen(engine, "before_cursor_execute", limit)
     return engine
+
+
+def _sqlite_read_only(parsed: URL, url: str) -> Engine:
+    if parsed.database in (None, "", ":memory:"):
+        raise StorageError(
+            f"A read-only SQLite storage must be a file; got {url!r}. Name the study file, "
+            f"e.g. sqlite:///studies.db."
+        )
+    path = Path(parsed.database).expanduser().resolve()
+    if not path.is_file():
+        raise StorageError(
+            f"The SQLite file must exist to be read; got {str(path)!r} in {url!r}. "
+            f"Check the path, or run a study first (nas run SPEC --storage {url})."
+        )
+    # A URI filename carries mode=ro to sqlite3 (https://www.sqlite.org/uri.html); quoting keeps
+    # '?' or '#' in a path from being read as URI syntax.
+    from urllib.parse import quote
+
+    uri = f"file:{quote(str(path))}?mode=ro"
+    engine = create_engine(
+        "sqlite://",
+        creator=lambda: sqlite3.connect(uri, uri=True, timeout=SQLITE_BUSY_TIMEOUT_S,
+                                        check_same_thread=False),
+        # "sqlite://" alone would mean one in-memory connection per thread; this is a file.
+        poolclass=QueuePool,
+    )
+    event.listen(engine, "connect", _sqlite_on_connect_read_only)
+    # BEGIN (never IMMEDIATE: nothing here writes) makes a trial and its metrics one snapshot.
+    event.listen(engine, "begin", _sqlite_on_begin)
+    return engine
+
+
+def _sqlite_on_connect_read_only(dbapi_connection: Any, _record: Any) -> None:
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute(f"PRAGMA busy_timeout = {SQLITE_BUSY_TIMEOUT_S * 1000}")
+    # Belt and braces with mode=ro: even a statement that slipped through cannot write.
+    cursor.execute("PRAGMA query_only = ON")
+    cursor.close()
 
 
 def _sqlite_on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -49,7 +49,6 @@ _TRIAL_COLUMNS = (
     Study.name.label("study"),
     Trial.state,
     Trial.arch_id,
-    Architecture.json,
     Trial.searcher,
     Trial.worker,
     Trial.node,
@@ -60,10 +59,13 @@ _TRIAL_COLUMNS = (
 )
 
 
-def trial_select() -> Select[Any]:
-    """SELECT of every column a trial dict needs, joined with its study and architecture."""
+def trial_select(*, arch: bool = True) -> Select[Any]:
+    """SELECT of every column a trial dict needs, joined with its study and (unless ``arch`` is
+    false, for listings that never show it) its architecture."""
+    if not arch:
+        return select(*_TRIAL_COLUMNS).join(Study, Study.id == Trial.study_id)
     return (
-        select(*_TRIAL_COLUMNS)
+        select(*_TRIAL_COLUMNS, Architecture.json)
         .join(Study, Study.id == Trial.study_id)
         .join(Architecture, Architecture.id == Trial.arch_id)
     )
@@ -115,13 +117,13 @@ def _metrics(conn: Connection, trial_ids: Sequence[int]) -> dict[int, dict[str, 
 
 
 def _as_dict(row: Any, metrics: dict[str, float]) -> dict[str, Any]:
-    return {
+    found = {
         "trial": row.number,
         "id": row.id,
         "study": row.study,
         "state": row.state,
         "arch_id": row.arch_id,
-        "arch": json.loads(row.json),
+        "arch": json.loads(row.json) if "json" in row._fields else None,
         "metrics": metrics,
         "searcher": row.searcher,
         "worker": row.worker,
@@ -131,6 +133,9 @@ def _as_dict(row: Any, metrics: dict[str, float]) -> dict[str, Any]:
         "error": row.error,
         "retries": row.retries,
     }
+    if found["arch"] is None:
+        del found["arch"]
+    return found
 
 
 def trial_dicts(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:

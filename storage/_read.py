@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 from collections.abc import Callable
 from collections.abc import Sequence
+from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
+from sqlalchemy import or_
 from sqlalchemy import select
 
 from storage._engine import transaction
@@ -20,16 +22,121 @@ from storage._models import Trial
 from storage._queries import best_ids
 from storage._queries import constraints_condition
 from storage._queries import objective_table
+from storage._queries import to_sql
+from storage._queries import trial_dicts
+from storage._queries import trial_select
 from storage._queries import trials_by_id
+from storage._time import from_db
+from storage._time import to_db
+from storage._time import utcnow
 from storage._where import Condition
 from storage._where import check_metrics
 from storage._where import metrics_of
 from storage._where import parse_where
 
+# How far a change cursor reaches back before the moment it was read. A trial's timestamp is
+# taken inside its write transaction but becomes visible only at commit, and drivers on other
+# hosts stamp with their own clocks: re-sending the last few seconds covers both, and callers
+# merge trials by id, so a trial sent twice costs nothing.
+CHANGE_SLACK_S = 10.0
+
+
+def _changed_since(since: str) -> Any:
+    try:
+        stamp = to_db(since.removesuffix("Z"))
+    except (AttributeError, TypeError, ValueError) as e:
+        raise InvalidQuery(
+            f"A change cursor is the ISO time an earlier trial_changes() call returned; "
+            f"got {since!r}. Start again with since=None."
+        ) from e
+    return or_(Trial.state.in_(("QUEUED", "RUNNING")), Trial.finished >= stamp,
+               Trial.queued >= stamp)
+
 
 class ReadMixin:
     _engine: Engine
     _study: Callable[[str], dict[str, Any]]
+
+    def trial_changes(
+        self, study: str, since: str | None = None, *, arch: bool = False
+    ) -> tuple[list[dict[str, Any]], str]:
+        """Trials that may have changed since a cursor, and the cursor for the next call.
+
+        A live view polls with the cursor each call returns and merges the trials it gets by
+        id: every trial queued or finished since the cursor comes back, and every QUEUED or
+        RUNNING one (a requeue moves no timestamp forward, and these are few). A poll of a
+        20,000-trial study reads one index range and the few changed trials, not the study.
+
+        Args:
+            study: study name.
+            since: a cursor from an earlier call; ``None`` returns every trial.
+            arch: include each trial's ``arch`` (the listing a dashboard draws does not need it).
+
+        Returns:
+            ``(trials in number order, next cursor)``; trial dicts are those of :meth:`trials`.
+
+        Raises:
+            InvalidQuery: ``since`` is not a cursor.
+        """
+        info = self._study(study)
+        cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
+        query = trial_select(arch=arch).where(Trial.study_id == info["id"])
+        if since is not None:
+            query = query.where(_changed_since(since))
+        with transaction(self._engine, write=False) as conn:
+            return trial_dicts(conn, query.order_by(Trial.number)), str(cursor)
+
+    def trial_columns(self, study: str, since: str | None = None) -> tuple[dict[str, Any], str]:
+        """:meth:`trial_changes` as columns, the cheap form for thousands of trials: two
+        queries, no architecture, no dict per trial.
+
+        Returns:
+            ``({"id", "number", "state", "worker", "finished": lists in number order,
+            "metrics": {name: list, None where a trial lacks it}}, next cursor)``.
+        """
+        info = self._study(study)
+        cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
+        where = [Trial.study_id == info["id"]]
+        if since is not None:
+            where.append(_changed_since(since))
+        trials = select(Trial.id, Trial.number, Trial.state, Trial.worker,
+                        Trial.finished).where(*where).order_by(Trial.number)
+        values = (select(Metric.trial_id, Metric.name, Metric.value)
+                  .join(Trial, Trial.id == Metric.trial_id).where(*where))
+        with transaction(self._engine, write=False) as conn:
+            rows = conn.execute(trials).all()
+            found = conn.execute(values).all()
+        position = {row[0]: i for i, row in enumerate(rows)}
+        metrics: dict[str, list[float | None]] = {}
+        for trial_id, name, value in found:
+            if trial_id not in position:  # committed between the two reads: the next poll
+                continue
+            if name not in metrics:
+                metrics[name] = [None] * len(rows)
+            metrics[name][position[trial_id]] = value
+        columns = {
+            "id": [row[0] for row in rows],
+            "number": [row[1] for row in rows],
+            "state": [row[2] for row in rows],
+            "worker": [row[3] for row in rows],
+            "finished": [from_db(row[4]) for row in rows],
+            "metrics": metrics,
+        }
+        return columns, str(cursor)
+
+    def matching_ids(self, study: str, where: str) -> list[int]:
+        """Ids of the study's trials, in any state, whose metrics meet a ``where`` filter.
+
+        Raises:
+            InvalidQuery: a malformed filter or a metric the study never recorded.
+        """
+        info = self._study(study)
+        parsed = parse_where(where)
+        self._check_where(info, parsed)
+        query = (select(Trial.id).where(Trial.study_id == info["id"], to_sql(parsed))
+                 .order_by(Trial.number))
+        with transaction(self._engine, write=False) as conn:
+            return list(conn.execute(query).scalars())
 
     def metric_names(self, study: str) -> list[str]:
         """Every metric name the study's objectives, constraints or trials mention, sorted."""

@@ -81,16 +81,25 @@ def _refuse_unknown(revision: str) -> None:
         )
 
 
-def ensure_schema(engine: Engine, url: str) -> None:
+def ensure_schema(engine: Engine, url: str, *, create: bool = True) -> None:
     """Create the schema on an empty database; refuse one at any revision but :data:`HEAD`.
 
+    Args:
+        create: whether an empty database gets the schema; a read-only reader refuses it.
+
     Raises:
-        SchemaError: the schema is older (names ``nas db upgrade``), newer, or not hetnas'.
+        SchemaError: the schema is older (names ``nas db upgrade``), newer, or not hetnas'; or
+            the database is empty and ``create`` is false.
     """
     with transaction(engine, write=False) as conn:
         revision = current_revision(conn)
     if revision == HEAD:
         return
+    if revision is None and not create:
+        raise SchemaError(
+            f"The database must hold hetnas studies to be read; {url} is empty. Run a study "
+            f"into it first (nas run SPEC --storage {url})."
+        )
     if revision is None:
         with transaction(engine, write=True) as conn:
             _lock(conn)

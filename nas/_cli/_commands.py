@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from nas._cli import _dashboard
 from nas._cli import _manage
 from nas._cli import _predict
 from nas._cli import _profile
@@ -14,4 +15,5 @@ REGISTRARS: list = [
     _query.register,
     _manage.register,
     _predict.register,
+    _dashboard.register,
 ]

@@ -42,6 +42,9 @@ def register(sub: Any) -> None:
     which.add_argument("--study", metavar="NAME",
                        help="run the spec's nas.Study of this name (its `name`, or the variable)")
     parser.add_argument("--quiet", action="store_true", help="no live progress line")
+    parser.add_argument("--dashboard", action="store_true",
+                        help="serve the live dashboard beside the run (127.0.0.1) and print its "
+                        "URL")
     add_common(parser)
     parser.set_defaults(handler=_run)
 
@@ -65,10 +68,17 @@ def _run(args: argparse.Namespace) -> int:
                  if v is not None}
     if overrides:
         study = study.replace(**overrides)
-    result = nas.run(study, storage=storage_url(args), workers=args.workers, seed=args.seed,
-                     address=args.address, resume=args.resume, quiet=args.quiet,
-                     spec_source=Path(args.spec).read_text(errors="replace"),
-                     allow_changes=args.allow_changes)
+    dashboard = _start_dashboard(storage_url(args)) if args.dashboard else None
+    try:
+        result = nas.run(study, storage=storage_url(args), workers=args.workers,
+                         seed=args.seed, address=args.address, resume=args.resume,
+                         quiet=args.quiet,
+                         spec_source=Path(args.spec).read_text(errors="replace"),
+                         allow_changes=args.allow_changes)
+    finally:
+        if dashboard is not None:
+            dashboard.terminate()
+            dashboard.wait(10)
     if args.json:
         print(json.dumps({"study": result.study, "complete": result.complete,
                           "failed": result.failed, "pruned": result.pruned,
@@ -84,6 +94,19 @@ def _run(args: argparse.Namespace) -> int:
               "then fix evaluate or loosen the constraints.", file=sys.stderr)
         return 3
     return 0
+
+
+def _start_dashboard(url: str) -> Any:
+    """The dashboard's process, started beside the run; the URL goes to stderr so --json output
+    stays one JSON document."""
+    import storage
+    from nas._dashboard import start_beside
+
+    # The dashboard reads through a read-only connection, which needs the schema to exist.
+    storage.connect(url).close()
+    process, address = start_beside(url)
+    print(f"nas run: dashboard at {address} (stops with the run)", file=sys.stderr, flush=True)
+    return process
 
 
 def pick_study(module: ModuleType, args: argparse.Namespace) -> Any:
