@@ -401,6 +401,9 @@ class _Driver:
     ) -> None:
         plain = []
         for (tid, arch), result in zip(pairs, results, strict=True):
+            if result["metrics"] is not None:
+                # The trial's own metrics win a name clash.
+                result["metrics"] = {**self.searcher.trial_metrics(arch), **result["metrics"]}
             pruned, values = result["pruned"], result["values"]
             error = None if pruned else (
                 result["error"] or self._missing_objective(result["metrics"]))

@@ -189,6 +189,12 @@ class OneShotSearcher(BaseSearcher):
                 chosen.append(arch)
         return chosen
 
+    def trial_metrics(self, arch: Architecture) -> dict[str, float]:
+        """``supernet_accuracy`` / ``supernet_loss``: the inherited-weight scores of a subnet
+        the search scored, recorded beside its retrained metrics."""
+        scored = self._scored.get(arch, {})
+        return {f"supernet_{k}": v for k, v in scored.items() if k in ("accuracy", "loss")}
+
     @property
     def scores(self) -> dict[Architecture, dict[str, float]]:
         """Inherited-weight metrics of every scored subnet, best first."""
