@@ -21,6 +21,7 @@ from typing import Any
 import ray
 
 import storage as storage_mod
+from nas._artifacts import keep_supernet
 from nas._dispatch import Outcome
 from nas._dispatch import Pool
 from nas._dispatch import timeout_message
@@ -136,7 +137,7 @@ def run(
         with storage_mod.connect(storage) as db, \
                 study_logger(log_path(log_dir, study.name)) as logger:
             _open_study(db, study, resume)
-            driver = _Driver(db, study, pool, storage, workers, seed, quiet, logger)
+            driver = _Driver(db, study, pool, storage, workers, seed, quiet, logger, log_dir)
             driver.loop()
             counts = driver.counts()
             if len(study.objectives) == 1:
@@ -224,8 +225,11 @@ class _Driver:
         seed: int,
         quiet: bool,
         logger: Any,
+        log_dir: str = "runs",
     ) -> None:
         self.db = db
+        self.log_dir = log_dir
+        self._kept_supernet: Any = None
         self.study = study
         self.workers = workers
         self.log = logger
@@ -490,8 +494,20 @@ class _Driver:
         if force or since >= max(SAVE_EVERY_S, SAVE_SHARE * self.save_s):
             start = time.monotonic()
             self.db.save_searcher_state(self.study.name, self.searcher.state_dict())
+            self._keep_supernet()
             self.saved_at = time.monotonic()
             self.save_s = self.saved_at - start
+
+    def _keep_supernet(self) -> None:
+        """A one-shot searcher's trained supernet becomes a study artifact (once per build), so
+        `nas export --weights` and later extractions need no retraining."""
+        supernet = getattr(self.searcher, "supernet", None)
+        if supernet is None or supernet is self._kept_supernet:
+            return
+        path = keep_supernet(self.db, self.study.name, supernet, self.log_dir)
+        self._kept_supernet = supernet
+        if path is not None:
+            self.log.info("supernet checkpoint kept at %s", path)
 
     def _show(self) -> None:
         running = self.pool.trials + len(self.retry)
