@@ -21,6 +21,7 @@ from typing import Any
 import ray
 
 import storage as storage_mod
+from nas._artifacts import keep_supernet
 from nas._dispatch import Outcome
 from nas._dispatch import Pool
 from nas._dispatch import timeout_message
@@ -196,7 +197,8 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
         with study_logger(log_path(log_dir, study.name)) as logger:
-            _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger).loop()
+            _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger,
+                    log_dir).loop()
     finally:
         if started_ray:
             with _deferred_interrupts():
@@ -304,9 +306,12 @@ class _Driver:
         seed: int,
         quiet: bool,
         logger: Any,
+        log_dir: str = "runs",
     ) -> None:
         self.db = db
         self.ledger = ledger
+        self.log_dir = log_dir
+        self._kept_supernet: Any = None
         self.study = study
         self.workers = workers
         self.log = logger
@@ -468,10 +473,21 @@ class _Driver:
                 for tid, arch in pairs:
                     self._crashed(tid, arch, outcome.crashed)
             else:
-                results = [TrialResult.from_worker(r) for r in outcome.results or []]
+                results = [self._with_trial_metrics(arch, TrialResult.from_worker(r))
+                           for arch, r in zip(task.archs, outcome.results or [], strict=True)]
                 metric = None if self.pruner is None else self.pruner.metric
                 self._told(self.ledger.finish(pairs, results, metric))
                 self._adapt_batch(results)
+
+    def _with_trial_metrics(self, arch: Architecture, result: TrialResult) -> TrialResult:
+        """Add what the searcher knows of the trial (a one-shot supernet's score); the worker's
+        own metrics win a name clash."""
+        if result.metrics is None:
+            return result
+        extra = self.searcher.trial_metrics(arch)
+        if not extra:
+            return result
+        return dataclasses.replace(result, metrics={**extra, **result.metrics})
 
     def _told(self, finished: list[Finished]) -> None:
         """Hand what the ledger recorded to the searcher, the pruner and the progress line."""
@@ -518,8 +534,21 @@ class _Driver:
             start = time.monotonic()
             state = self.searcher.state_dict()
             self.ledger.call(lambda: self.db.save_searcher_state(self.study.name, state))
+            self._keep_supernet()
             self.saved_at = time.monotonic()
             self.save_s = self.saved_at - start
+
+    def _keep_supernet(self) -> None:
+        """A one-shot searcher's trained supernet becomes a study artifact (once per build), so
+        `nas export --weights` and later extractions need no retraining."""
+        supernet = getattr(self.searcher, "supernet", None)
+        if supernet is None or supernet is self._kept_supernet:
+            return
+        path = self.ledger.call(
+            lambda: keep_supernet(self.db, self.study.name, supernet, self.log_dir))
+        self._kept_supernet = supernet
+        if path is not None:
+            self.log.info("supernet checkpoint kept at %s", path)
 
     def _show(self) -> None:
         running = self.pool.trials + len(self.retry)

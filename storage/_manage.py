@@ -91,6 +91,7 @@ class ManageMixin:
             # foreign keys on, and a copy of the file opened elsewhere may have them off.
             for model in (Metric, IntermediateValue, Artifact):
                 conn.execute(delete(model).where(model.trial_id.in_(trial_ids)))
+            conn.execute(delete(Artifact).where(Artifact.study_id == info["id"]))
             conn.execute(delete(SearcherState).where(SearcherState.study_id == info["id"]))
             count = conn.execute(delete(Trial).where(Trial.study_id == info["id"])).rowcount
             conn.execute(delete(Study).where(Study.id == info["id"]))
@@ -143,6 +144,8 @@ class ManageMixin:
                         for model in (Metric, IntermediateValue, Artifact)}
             state = _rows(conn, select(SearcherState).where(
                 SearcherState.study_id == info["id"]))
+            own = _rows(conn, select(Artifact).where(Artifact.study_id == info["id"],
+                                                     Artifact.trial_id.is_(None)))
         with transaction(target._engine, write=True) as conn:
             if conn.execute(select(Study.id).where(Study.name == new_name)).first() is not None:
                 raise StudyExists(
@@ -163,8 +166,11 @@ class ManageMixin:
                 new_ids.update(zip((t["id"] for t in chunk), ids, strict=True))
             for model, rows in children.items():
                 _insert(conn, insert(conn, model),
-                        [{**_without_id(row), "trial_id": new_ids[row["trial_id"]]}
+                        [{**_without_id(row), "trial_id": new_ids[row["trial_id"]],
+                          **({"study_id": study_id} if model is Artifact else {})}
                          for row in rows])
+            _insert(conn, insert(conn, Artifact),
+                    [{**_without_id(row), "study_id": study_id} for row in own])
             _insert(conn, insert(conn, SearcherState),
                     [{**row, "study_id": study_id} for row in state])
         return len(trials)
