@@ -195,7 +195,7 @@ def accepts_report(evaluate: Callable[..., Any]) -> bool:
 class Task:
     """One Ray task in flight: the trials it carries and when the driver kills it."""
 
-    trial_ids: list[int | None]  # None: a batched trial, written to the database when done
+    trial_ids: list[int]  # RUNNING in the database before the task starts
     archs: list[Any]
     deadline: float | None
 
@@ -252,12 +252,7 @@ class Pool:
         """Trials in flight."""
         return sum(len(task.archs) for task in self._tasks.values())
 
-    @property
-    def unrecorded(self) -> int:
-        """Trials in flight that are not in the database yet (those of batches)."""
-        return sum(tid is None for task in self._tasks.values() for tid in task.trial_ids)
-
-    def submit(self, trial_ids: list[int | None], archs: list[Any],
+    def submit(self, trial_ids: list[int], archs: list[Any],
                cutoffs: Cutoffs | None = None) -> None:
         """Send one task; beyond ``workers`` tasks it waits in Ray's queue for a free worker."""
         deadline = None

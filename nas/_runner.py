@@ -21,11 +21,17 @@ from typing import Any
 import ray
 
 import storage as storage_mod
+from nas._artifacts import keep_supernet
 from nas._dispatch import Outcome
 from nas._dispatch import Pool
 from nas._dispatch import timeout_message
 from nas._errors import UserError
 from nas._feasible import feasibility_check
+from nas._ledger import LEASE_S
+from nas._ledger import PATIENCE_S
+from nas._ledger import Finished
+from nas._ledger import Ledger
+from nas._ledger import TrialResult
 from nas._progress import Progress
 from nas._progress import log_path
 from nas._progress import study_logger
@@ -70,6 +76,28 @@ def _sigterm_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+@contextlib.contextmanager
+def _deferred_interrupts() -> Iterator[None]:
+    """Hold Ctrl-C and SIGTERM back while Ray starts or stops (an interrupt inside
+    ``ray.shutdown`` can crash the process); one that came meanwhile is raised after."""
+    if threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+
+    def hold(signum: int, frame: Any) -> None:
+        caught.append(signum)
+
+    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+    if caught:
+        raise KeyboardInterrupt
+
+
 @dataclasses.dataclass(frozen=True)
 class RunResult:
     """What ``nas.run`` hands back.
@@ -103,6 +131,10 @@ def run(
     resume: bool = False,
     quiet: bool = False,
     log_dir: str = "runs",
+    spec_source: str | None = None,
+    allow_changes: bool = False,
+    lease_s: float = LEASE_S,
+    patience_s: float = PATIENCE_S,
 ) -> RunResult:
     """Run ``study`` until it holds ``study.trials`` finished trials, on Ray.
 
@@ -112,13 +144,19 @@ def run(
         workers: Trials evaluated at once. Locally, Ray starts with ``workers * cpus`` CPUs.
         seed: Seeds the searcher (a resumed study keeps the seed it was saved with).
         address: Address of an existing Ray cluster to join (``"auto"`` or ``host:port``);
-            None starts Ray in this process.
+            None starts a local Ray in this process, even if a cluster runs on the host.
         resume: Require the study to exist already. A study that exists is always continued.
         quiet: No live progress line.
         log_dir: Folder of the per-study log file ``<log_dir>/<study>.log``.
+        spec_source: The spec file's text, stored with the study (and its sha256).
+        allow_changes: Continue a stored study whose constraints or searcher differ from
+            ``study``'s, recording the change; otherwise such a change is refused.
+        lease_s: A RUNNING trial whose driver has not renewed its lease for this long is
+            re-queued by any driver of the study.
+        patience_s: How long to retry a database that cannot be reached before giving up.
 
     Returns:
-        A :class:`RunResult`.
+        A :class:`RunResult` with the study's counts (every driver's trials).
 
     Raises:
         UserError: On a bad argument, a study that conflicts with the stored one, or SQLite
@@ -128,28 +166,43 @@ def run(
     if not isinstance(workers, int) or isinstance(workers, bool) or workers < 1:
         raise UserError(f"workers must be a positive integer; got {workers!r}.")
     start = time.monotonic()
-    started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
+    # Everything that can be checked without Ray is checked first: a bad URL or a changed
+    # study costs a second, not a Ray start-up.
+    with storage_mod.connect(storage) as db:
+        _open_study(db, study, resume, spec_source, allow_changes)
+        ledger = Ledger(db, study.name, budget=study.trials, objectives=list(study.objectives),
+                        searcher=study.searcher, lease_s=lease_s, patience_s=patience_s)
+        ledger.recover()
+        if not _finished(ledger, study):
+            _run_on_ray(db, ledger, study, storage, workers, seed, address, quiet, log_dir)
+        ledger.verify()
+        counts = ledger.counts()
+        best = db.best(study.name, k=5) if len(study.objectives) == 1 else db.pareto(study.name)
+    return RunResult(study.name, storage, counts["COMPLETE"], counts["FAILED"],
+                     counts["PRUNED"], best, time.monotonic() - start)
+
+
+def _finished(ledger: Ledger, study: Study) -> bool:
+    counts = ledger.counts()
+    return sum(counts[s] for s in FINISHED) >= study.trials and not counts["RUNNING"]
+
+
+def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: int, seed: int,
+                address: str | None, quiet: bool, log_dir: str) -> None:
+    started_ray = False
     try:
+        with _deferred_interrupts():
+            started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
         _refuse_sqlite_on_cluster(storage)
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
-        with storage_mod.connect(storage) as db, \
-                study_logger(log_path(log_dir, study.name)) as logger:
-            _open_study(db, study, resume)
-            driver = _Driver(db, study, pool, storage, workers, seed, quiet, logger)
-            driver.loop()
-            counts = driver.counts()
-            if len(study.objectives) == 1:
-                best = db.best(study.name, k=5)
-            else:
-                best = db.pareto(study.name)
-        return RunResult(
-            study.name, storage, counts["COMPLETE"], counts["FAILED"], counts["PRUNED"], best,
-            time.monotonic() - start,
-        )
+        with study_logger(log_path(log_dir, study.name)) as logger:
+            _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger,
+                    log_dir).loop()
     finally:
         if started_ray:
-            ray.shutdown()
+            with _deferred_interrupts():
+                ray.shutdown()
 
 
 def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
@@ -158,7 +211,9 @@ def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
         return False
     options = ray_options(quiet)
     if address is None:
-        ray.init(num_cpus=cpus, **options)
+        # "local" starts a new Ray even where RAY_ADDRESS or a `ray start --head` on this host
+        # would make a bare ray.init() join that cluster (which refuses num_cpus).
+        ray.init(address="local", num_cpus=cpus, **options)
     else:
         ray.init(address=address, **options)
     return True
@@ -176,47 +231,74 @@ def _refuse_sqlite_on_cluster(url: str) -> None:
         )
 
 
-def _open_study(db: Any, study: Study, resume: bool) -> None:
-    """Create the study, or check that the stored one is the same search."""
-    try:
-        stored = db.get_study(study.name)
-    except storage_mod.StudyNotFound:
-        if resume:
+def _open_study(db: Any, study: Study, resume: bool, spec_source: str | None,
+                allow_changes: bool) -> None:
+    """Create or join the study in one step, then check that the stored one is this search."""
+    if resume:
+        try:
+            db.get_study(study.name)
+        except storage_mod.StudyNotFound:
             raise UserError(
                 f"Cannot resume study {study.name!r}: it is not in the database. Run it "
                 "without --resume to start it, or check --storage."
             ) from None
-        db.create_study(
-            study.name,
-            objectives=dict(study.objectives),
-            constraints=[c.to_dict() for c in study.constraints],
-            searcher=study.searcher,
-            space_hash=study.space.hash,
+    constraints = [c.to_dict() for c in study.constraints]
+    try:
+        stored = db.create_study(
+            study.name, objectives=dict(study.objectives), constraints=constraints,
+            searcher=study.searcher, space_hash=study.space.hash, spec_source=spec_source,
             settings={"trials": study.trials, "retries": study.retries,
                       "timeout_s": study.timeout_s, "resources": dict(study.resources or {}),
                       "pruner": study.pruner,
                       "pruner_options": dict(study.pruner_options or {})},
+            exist_ok=True,
         )
-        return
-    if dict(stored["objectives"]) != dict(study.objectives):
+    except storage_mod.StudyExists:
+        stored = db.get_study(study.name)
         raise UserError(
             f"Study {study.name!r} is stored with objectives {stored['objectives']}, but the "
             f"spec asks for {dict(study.objectives)}. Give the changed search a new name."
-        )
+        ) from None
     if stored.get("space_hash") not in (None, study.space.hash):
         raise UserError(
             f"Study {study.name!r} is stored with another search space (hash "
             f"{stored['space_hash']}, spec {study.space.hash}). Give the changed search a "
             "new name."
         )
+    changes = {}
+    if _comparable(stored["constraints"]) != _comparable(constraints):
+        changes["constraints"] = (stored["constraints"], constraints)
+    if stored.get("searcher") not in (None, study.searcher):
+        changes["searcher"] = (stored["searcher"], study.searcher)
+    if changes and not allow_changes:
+        what, (old, new) = next(iter(changes.items()))
+        raise UserError(
+            f"Study {study.name!r} is stored with {what} {old}, but the spec (or the command "
+            f"line) asks for {new}. Give the changed search a new name, or continue the "
+            "stored study with the change using --allow-changes."
+        )
+    if changes or (spec_source is not None and stored.get("spec_source") != spec_source):
+        db.update_study(study.name, constraints=constraints, searcher=study.searcher,
+                        spec_source=spec_source, change=dict(changes) or None)
+
+
+def _comparable(constraints: Any) -> list[str]:
+    import json
+
+    # Stored bounds are floats (the spec may have written an int); an unset field is None.
+    return sorted(json.dumps({**{k: v for k, v in c.items() if v is not None},
+                              "bound": float(c["bound"])}, sort_keys=True)
+                  for c in constraints)
 
 
 class _Driver:
-    """The state of one run: searcher, Ray pool, budget and what is in flight."""
+    """The state of one run: searcher, Ray pool and what is in flight; every trial's state
+    change goes through the :class:`Ledger`."""
 
     def __init__(
         self,
         db: Any,
+        ledger: Ledger,
         study: Study,
         pool: Pool,
         url: str,
@@ -224,18 +306,19 @@ class _Driver:
         seed: int,
         quiet: bool,
         logger: Any,
+        log_dir: str = "runs",
     ) -> None:
         self.db = db
+        self.ledger = ledger
+        self.log_dir = log_dir
+        self._kept_supernet: Any = None
         self.study = study
         self.workers = workers
         self.log = logger
-        self.me = f"{socket.gethostname()}:{os.getpid()}"
-        self.node = socket.gethostname()
+        self._requeue_dead_here()
         trials = db.trials(study.name)
-        self._requeue_orphans(trials)
         self.finished = {s: sum(t["state"] == s for t in trials) for s in FINISHED}
-        self.known = {t["arch_id"] for t in trials}
-        self._queue_initial()
+        self._queue_initial({t["arch_id"] for t in trials})
         self.searcher = self._searcher(seed, url, [t for t in trials if t["state"] in FINISHED])
         self.pruner: BasePruner | None = None
         if study.pruner is not None:
@@ -246,8 +329,7 @@ class _Driver:
                 if t["id"] in curves and t["state"] in FINISHED:
                     self.pruner.observe(curves[t["id"]], t["state"])
         self.pool = pool
-        self.retry: list[tuple[int | None, Architecture]] = []
-        self.attempts: dict[str, int] = {}
+        self.retry: list[tuple[int, Architecture]] = []
         self.queued_left = True
         self.exhausted = False
         self.batch = 1
@@ -259,20 +341,21 @@ class _Driver:
             if t["state"] == "COMPLETE":
                 self.progress.observe(t["metrics"])
 
-    def counts(self) -> dict[str, int]:
-        return dict(self.finished)
-
     def loop(self) -> None:
         self.log.info("run %s: %d workers, target %d trials, %d finished already, driver %s",
                       self.study.name, self.workers, self.study.trials,
-                      sum(self.finished.values()), self.me)
+                      sum(self.finished.values()), self.ledger.me)
         with self.progress, _sigterm_as_interrupt():
             try:
                 while True:
                     self._fill()
                     if not len(self.pool):
-                        break
+                        if not self._others_running():
+                            break
+                        time.sleep(POLL_S)
                     self._handle(self.pool.wait(POLL_S))
+                    if self.ledger.keep_leases():
+                        self.queued_left = True
                     self._save_state(force=False)
                     self._show()
             except KeyboardInterrupt:
@@ -280,7 +363,18 @@ class _Driver:
                 raise
             self._save_state(force=True)
             self._show()
-        self.log.info("run %s ended: %s", self.study.name, self.finished)
+        self.log.info("run %s ended: %s", self.study.name, self.ledger.counts())
+
+    def _others_running(self) -> bool:
+        """Whether other drivers still run trials of this study that may come back to the
+        queue (their driver dies, or their lease lapses): this one waits for them instead of
+        ending short of the budget. Nothing of theirs can be taken while the budget is spent
+        anyway."""
+        counts = self.ledger.counts()
+        if counts["QUEUED"] and sum(counts[s] for s in FINISHED) < self.study.trials:
+            self.queued_left = True
+        return bool(counts["RUNNING"]) and sum(
+            counts[s] for s in FINISHED) < self.study.trials
 
     def _searcher(self, seed: int, url: str, finished: list[dict[str, Any]]) -> BaseSearcher:
         study = self.study
@@ -299,36 +393,32 @@ class _Driver:
         searcher.warm_start(t for t in finished if Architecture(t["arch"]) not in told)
         return searcher
 
-    def _requeue_orphans(self, trials: list[dict[str, Any]]) -> None:
-        """Re-queue RUNNING trials left by a dead driver on this host, or by an earlier run in
-        this process (interrupted with Ctrl-C). Drivers on other hosts may still be running
-        theirs, so their trials are left alone."""
+    def _requeue_dead_here(self) -> None:
+        """Trials of a driver on this host whose process is gone are taken back at once; on
+        other hosts (or for a live process) only their lease lapsing tells."""
         host = socket.gethostname()
-        for t in trials:
-            if t["state"] != "RUNNING":
-                continue
-            owner_host, _, pid = (t.get("worker") or "").rpartition(":")
-            mine = t.get("worker") == self.me
-            if mine or (owner_host == host and pid.isdigit() and not _alive(int(pid))):
-                self.db.fail_trial(t["id"], f"interrupted: driver {t['worker']} died",
-                                   requeue=True)
-                t["state"] = "QUEUED"
+        dead = set()
+        for t in self.db.trials(self.study.name, "RUNNING"):
+            owner = (t.get("worker") or "").split(":")
+            if len(owner) >= 2 and owner[0] == host and owner[1].isdigit() and (
+                    not _alive(int(owner[1]))):
+                dead.add(t["worker"])
+        if dead:
+            self.db.recover(self.study.name, workers=sorted(dead), requeue=True,
+                            error="interrupted: its driver died")
 
-    def _queue_initial(self) -> None:
+    def _queue_initial(self, known: set[str]) -> None:
         """Queue the study's initial architectures that it has not seen yet (once per study)."""
-        new = [a for a in self.study.initial if a.id not in self.known]
+        new = [a for a in self.study.initial if a.id not in known]
         if new:
             self.db.add_trials(self.study.name, [(a.id, a.to_json()) for a in new],
                                searcher="initial")
-            self.known.update(a.id for a in new)
 
     def _need(self) -> int:
-        # Read from the database, so that every driver of the study counts against the budget,
-        # not only this one: a driver that joins a running study must not run it twice.
-        counts = self.db.trial_counts(self.study.name)
-        recorded = sum(counts[state] for state in (*FINISHED, "RUNNING"))
-        unrecorded = self.pool.unrecorded + sum(tid is None for tid, _ in self.retry)
-        return self.study.trials - recorded - unrecorded
+        # Read from the database, so that every driver of the study counts against the budget;
+        # the claim itself checks the budget again, atomically.
+        counts = self.ledger.counts()
+        return self.study.trials - sum(counts[s] for s in (*FINISHED, "RUNNING"))
 
     def _fill(self) -> None:
         # Batches of cheap trials queue a second task per worker, so that a worker starts its
@@ -342,43 +432,33 @@ class _Driver:
             cutoffs = None if self.pruner is None else self.pruner.cutoffs()
             self.pool.submit(list(ids), list(archs), cutoffs)
 
-    def _next_batch(self) -> list[tuple[int | None, Architecture]]:
-        """Trials for one task: retries first, then queued ones, then the searcher's.
-
-        A lone trial is recorded RUNNING before it starts, so the database shows it while it
-        runs; the trials of a batch (cheap ones, done in well under a second) get an id of
-        None and are written when they come back, in one transaction for the whole batch.
-        """
+    def _next_batch(self) -> list[tuple[int, Architecture]]:
+        """Trials for one task, all RUNNING in the database before they start: retries first,
+        then queued ones, then the searcher's (a whole batch claimed in one transaction)."""
         if self.retry:
-            tid, arch = self.retry.pop(0)
-            return [(self._start(arch) if tid is None else tid, arch)]
+            return [self.retry.pop(0)]
         need = self._need()
         if need <= 0:
             return []
         if self.queued_left:
-            claimed = self.db.claim_trial(self.study.name, worker=self.me, node=self.node)
+            claimed = self.ledger.claim_queued()
             if claimed is not None:
-                return [(claimed["id"], Architecture(claimed["arch"]))]
+                return [claimed]
             self.queued_left = False
         while not self.exhausted:
             asked = self.searcher.ask(min(self.batch, need))
-            # After a resume the searcher may propose what an earlier run already queued.
-            archs = [a for a in asked if a.id not in self.known]
-            self.known.update(a.id for a in archs)
-            # A searcher with nothing left to propose has exhausted the space.
-            self.exhausted = not asked
-            if archs and self.batch == 1:
-                return [(self._start(a), a) for a in archs]
-            if archs:
-                return [(None, a) for a in archs]
+            if not asked:
+                # "Not now" while results are pending: a searcher may wait for them (a
+                # generation); it is exhausted only if it has nothing with nothing in flight.
+                self.exhausted = not len(self.pool)
+                return []
+            started = self.ledger.start(asked)
+            if started:
+                return started
+            # Every one was taken by another driver (or the budget is spent): ask again.
+            if self._need() <= 0:
+                return []
         return []
-
-    def _start(self, arch: Architecture) -> int:
-        """Record a new trial and mark it RUNNING under this driver."""
-        (tid,) = self.db.add_trials(self.study.name, [(arch.id, arch.to_json())],
-                                    searcher=self.study.searcher)
-        self.db.start_trial(tid, worker=self.me, node=self.node)
-        return tid
 
     def _handle(self, outcomes: list[Outcome]) -> None:
         for outcome in outcomes:
@@ -388,96 +468,62 @@ class _Driver:
                 # Only a lone trial is judged by its own clock; a batch is split and re-run.
                 self.retry.extend(pairs)
             elif outcome.timed_out:
-                self._fail(*pairs[0], timeout_message(self.study.timeout_s))
+                self._told([self.ledger.fail(*pairs[0], timeout_message(self.study.timeout_s))])
             elif outcome.crashed is not None:
                 for tid, arch in pairs:
                     self._crashed(tid, arch, outcome.crashed)
             else:
-                self._record_all(pairs, outcome.results or [])
-                self._adapt_batch(outcome)
+                results = [self._with_trial_metrics(arch, TrialResult.from_worker(r))
+                           for arch, r in zip(task.archs, outcome.results or [], strict=True)]
+                metric = None if self.pruner is None else self.pruner.metric
+                self._told(self.ledger.finish(pairs, results, metric))
+                self._adapt_batch(results)
 
-    def _record_all(
-        self, pairs: list[tuple[int | None, Architecture]], results: list[dict[str, Any]]
-    ) -> None:
-        plain = []
-        for (tid, arch), result in zip(pairs, results, strict=True):
-            pruned, values = result["pruned"], result["values"]
-            error = None if pruned else (
-                result["error"] or self._missing_objective(result["metrics"]))
-            if tid is None and error is None and not pruned and not values:
-                plain.append((arch, result["metrics"]))
-                continue
-            tid = self._start(arch) if tid is None else tid
-            for name, step, value in values:
-                self.db.report(tid, name, step, value)
-            if pruned:
-                self._prune(tid, arch, values)
-            elif error is None:
-                self.db.finish_trial(tid, result["metrics"], state="COMPLETE")
-                self._complete(arch, result["metrics"])
+    def _with_trial_metrics(self, arch: Architecture, result: TrialResult) -> TrialResult:
+        """Add what the searcher knows of the trial (a one-shot supernet's score); the worker's
+        own metrics win a name clash."""
+        if result.metrics is None:
+            return result
+        extra = self.searcher.trial_metrics(arch)
+        if not extra:
+            return result
+        return dataclasses.replace(result, metrics={**extra, **result.metrics})
+
+    def _told(self, finished: list[Finished]) -> None:
+        """Hand what the ledger recorded to the searcher, the pruner and the progress line."""
+        for f in finished:
+            self.finished[f.state] += 1
+            if f.state == "COMPLETE":
+                self.searcher.tell(f.arch, f.metrics)
+                self.progress.observe(f.metrics)
+            elif f.state == "PRUNED":
+                # As on resume, where any state but COMPLETE is told as a failure.
+                self.searcher.tell_failure(f.arch, "pruned")
+                self.log.info("trial %d PRUNED", f.trial_id)
             else:
-                self._fail(tid, arch, error)
-            if self.pruner is not None and error is None:
-                self.pruner.observe(values, "PRUNED" if pruned else "COMPLETE")
-        if plain:
-            # Batched cheap trials: one transaction for all of them.
-            self.db.add_results(self.study.name,
-                                [(a.id, a.to_json(), metrics) for a, metrics in plain],
-                                searcher=self.study.searcher)
-            for arch, metrics in plain:
-                self._complete(arch, metrics)
+                self.searcher.tell_failure(f.arch, f.error or "failed")
+                self.log.warning("trial %d FAILED: %s", f.trial_id,
+                                 (f.error or "").strip().splitlines()[-1:])
+            if self.pruner is not None and f.state != "FAILED":
+                self.pruner.observe(list(f.values), f.state)
 
-    def _prune(self, tid: int, arch: Architecture, values: list[tuple[str, int, float]]) -> None:
-        """Record a trial the pruner stopped, keeping its last value of the watched metric."""
-        assert self.pruner is not None
-        watched = [(step, value) for name, step, value in values if name == self.pruner.metric]
-        last = {self.pruner.metric: watched[-1][1]} if watched else {}
-        self.db.finish_trial(tid, last, state="PRUNED")
-        self.finished["PRUNED"] += 1
-        # As on resume, where any state but COMPLETE is told as a failure.
-        where = f"at step {watched[-1][0]}" if watched else "before any value"
-        self.searcher.tell_failure(arch, f"pruned {where}")
-        self.log.info("trial %d PRUNED %s", tid, where)
-
-    def _missing_objective(self, metrics: dict[str, float] | None) -> str | None:
-        missing = [m for m in self.study.objectives if m not in (metrics or {})]
-        if metrics is None or not missing:
-            return None
-        return f"evaluate returned no {missing[0]!r}; it returned {sorted(metrics)}"
-
-    def _complete(self, arch: Architecture, metrics: dict[str, float]) -> None:
-        self.finished["COMPLETE"] += 1
-        self.searcher.tell(arch, metrics)
-        self.progress.observe(metrics)
-
-    def _fail(self, tid: int | None, arch: Architecture, error: str) -> None:
-        tid = self._start(arch) if tid is None else tid
-        self.db.fail_trial(tid, error)
-        self.finished["FAILED"] += 1
-        self.searcher.tell_failure(arch, error)
-        self.log.warning("trial %d FAILED: %s", tid, error.strip().splitlines()[-1])
-
-    def _crashed(self, tid: int | None, arch: Architecture, error: str) -> None:
+    def _crashed(self, tid: int, arch: Architecture, error: str) -> None:
         """A worker died under the trial: re-run it ``study.retries`` times, then fail it."""
-        self.attempts[arch.id] = self.attempts.get(arch.id, 0) + 1
-        if self.attempts[arch.id] > self.study.retries:
-            self._fail(tid, arch, f"worker died {self.attempts[arch.id]} times; last: {error}")
+        failed = self.ledger.crashed(tid, arch, error, self.study.retries)
+        if failed is not None:
+            self._told([failed])
             return
-        self.log.warning("trial %s: worker died (%s); retrying", tid, error.splitlines()[0])
-        if tid is not None:
-            self.db.fail_trial(tid, error, requeue=True)
-            self.db.start_trial(tid, worker=self.me, node=self.node)
-        self.retry.append((tid, arch))
+        self.log.warning("trial %s: worker died (%s); re-queued", tid, error.splitlines()[0])
+        self.queued_left = True
 
-    def _adapt_batch(self, outcome: Outcome) -> None:
-        results = outcome.results or []
-        if any(r["values"] or r["pruned"] for r in results):
+    def _adapt_batch(self, results: list[TrialResult]) -> None:
+        if any(r.values or r.pruned for r in results):
             # Trials that report intermediate values (training) run one per task: the database
             # shows them RUNNING, and the pruner judges each against the latest cutoffs.
             self.batch = 1
             return
         # Failures say nothing about how long a trial takes (they often fail at once).
-        times = [r["seconds"] for r in results if r["error"] is None]
+        times = [r.seconds for r in results if r.error is None]
         if times:
             per_trial = sum(times) / len(times)
             self.batch = max(1, min(MAX_BATCH, int(TASK_SECONDS / max(per_trial, 1e-6))))
@@ -486,9 +532,23 @@ class _Driver:
         since = time.monotonic() - self.saved_at
         if force or since >= max(SAVE_EVERY_S, SAVE_SHARE * self.save_s):
             start = time.monotonic()
-            self.db.save_searcher_state(self.study.name, self.searcher.state_dict())
+            state = self.searcher.state_dict()
+            self.ledger.call(lambda: self.db.save_searcher_state(self.study.name, state))
+            self._keep_supernet()
             self.saved_at = time.monotonic()
             self.save_s = self.saved_at - start
+
+    def _keep_supernet(self) -> None:
+        """A one-shot searcher's trained supernet becomes a study artifact (once per build), so
+        `nas export --weights` and later extractions need no retraining."""
+        supernet = getattr(self.searcher, "supernet", None)
+        if supernet is None or supernet is self._kept_supernet:
+            return
+        path = self.ledger.call(
+            lambda: keep_supernet(self.db, self.study.name, supernet, self.log_dir))
+        self._kept_supernet = supernet
+        if path is not None:
+            self.log.info("supernet checkpoint kept at %s", path)
 
     def _show(self) -> None:
         running = self.pool.trials + len(self.retry)
@@ -499,10 +559,7 @@ class _Driver:
         """Ctrl-C: kill running tasks and put their trials back in the queue."""
         tasks = self.pool.cancel_all()
         ids = [tid for task in tasks for tid in task.trial_ids] + [tid for tid, _ in self.retry]
-        # Trials of a batch (id None) were never written; the searcher may ask for them again.
-        ids = [tid for tid in ids if tid is not None]
-        for tid in ids:
-            self.db.fail_trial(tid, "interrupted", requeue=True)
+        self.ledger.requeue(ids, "interrupted")
         self._save_state(force=True)
         self.log.warning("run %s interrupted: %d running trials re-queued", self.study.name,
                          len(ids))

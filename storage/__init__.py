@@ -10,6 +10,7 @@ from typing import Any
 
 from storage._database import TRANSITIONS
 from storage._database import Database
+from storage._database import TrialOutcome
 from storage._engine import make_engine
 from storage._engine import safe_url
 from storage._engine import sqlite_file
@@ -19,6 +20,7 @@ from storage._errors import InvalidTransition
 from storage._errors import SchemaError
 from storage._errors import StorageError
 from storage._errors import StorageInternalError
+from storage._errors import StorageUnavailable
 from storage._errors import StudyExists
 from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
@@ -26,6 +28,7 @@ from storage._manage import trial_table
 from storage._models import TRIAL_STATES
 from storage._schema import HEAD as SCHEMA_VERSION
 from storage._schema import upgrade_schema
+from storage._validate import problem as result_problem
 from storage._where import parse_where
 
 __all__ = [
@@ -39,12 +42,15 @@ __all__ = [
     "SchemaError",
     "StorageError",
     "StorageInternalError",
+    "StorageUnavailable",
     "StudyExists",
     "StudyNotFound",
     "TrialNotFound",
+    "TrialOutcome",
     "connect",
     "non_dominated",
     "parse_where",
+    "result_problem",
     "safe_url",
     "sqlite_file",
     "trial_table",

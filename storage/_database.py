@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
 import json
 from collections.abc import Iterable
@@ -31,6 +32,7 @@ from storage._models import IntermediateValue
 from storage._models import Metric
 from storage._models import Study
 from storage._models import Trial
+from storage._queries import CHUNK
 from storage._queries import trial_dicts
 from storage._queries import trial_select
 from storage._queries import trials_by_id
@@ -59,10 +61,34 @@ _FIX = {
 }
 
 
+def spec_hash(spec_source: str | None) -> str | None:
+    """The sha256 stored beside a spec's source."""
+    return spec_source and hashlib.sha256(spec_source.encode()).hexdigest()
+
+
 def _canonical(arch_json: str | Mapping[str, Any]) -> str:
     if isinstance(arch_json, str):
         return arch_json
     return json.dumps(arch_json, sort_keys=True, separators=(",", ":"))
+
+
+@dataclasses.dataclass(frozen=True)
+class TrialOutcome:
+    """How a RUNNING trial ended, for :meth:`Database.finish_trials`.
+
+    Attributes:
+        trial_id: the trial's global id.
+        state: ``COMPLETE``, ``PRUNED`` or ``FAILED``.
+        metrics: name -> finite number (ignored for FAILED).
+        values: intermediate ``(name, step, value)`` triples it reported.
+        error: why it failed (FAILED), else None.
+    """
+
+    trial_id: int
+    state: str
+    metrics: Mapping[str, float] = dataclasses.field(default_factory=dict)
+    values: Sequence[tuple[str, int, float]] = ()
+    error: str | None = None
 
 
 class Database(ResourceMixin, ReadMixin, ManageMixin):
@@ -127,24 +153,29 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             StudyExists: the name is taken (and ``exist_ok`` is false, or objectives differ).
             InvalidQuery: a bad objective direction or constraint.
         """
+        _validate.study_name(name)
         objectives = _validate.objectives(objectives)
         checked = _validate.constraints(constraints)
         with transaction(self._engine, write=True) as conn:
-            existing = conn.execute(select(Study.id).where(Study.name == name)).first()
-            if existing is None:
-                conn.execute(
-                    insert(conn, Study).values(
-                        name=name,
-                        spec_source=spec_source,
-                        spec_hash=spec_source and hashlib.sha256(spec_source.encode()).hexdigest(),
-                        space_hash=space_hash,
-                        searcher=searcher,
-                        objectives=objectives,
-                        constraints=checked,
-                        settings=dict(settings or {}),
-                        created=utcnow(),
-                    )
+            # Create-or-join in one statement: drivers starting a new study at the same instant
+            # all get it, one of them creating it (a SELECT then INSERT would race on PostgreSQL).
+            created = conn.execute(
+                insert(conn, Study)
+                .values(
+                    name=name,
+                    spec_source=spec_source,
+                    spec_hash=spec_hash(spec_source),
+                    space_hash=space_hash,
+                    searcher=searcher,
+                    objectives=objectives,
+                    constraints=checked,
+                    settings=dict(settings or {}),
+                    created=utcnow(),
                 )
+                .on_conflict_do_nothing(index_elements=["name"])
+                .returning(Study.id)
+            ).first()
+        existing = None if created is not None else name
         study = self.get_study(name)
         if existing is not None and not (exist_ok and study["objectives"] == objectives):
             reason = "objectives differ" if exist_ok else "names are unique"
@@ -153,6 +184,39 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
                 f"{study['objectives']}). Choose another name, or resume the existing study."
             )
         return study
+
+    def update_study(
+        self,
+        name: str,
+        *,
+        constraints: Sequence[Mapping[str, Any]] | None = None,
+        searcher: str | None = None,
+        spec_source: str | None = None,
+        change: Mapping[str, Any] | None = None,
+    ) -> None:
+        """Change what a continued study is searched with; ``change`` (JSON-able, e.g. the
+        old and new values) is appended to ``settings["changes"]`` with the time."""
+        values: dict[str, Any] = {}
+        if constraints is not None:
+            values["constraints"] = _validate.constraints(constraints)
+        if searcher is not None:
+            values["searcher"] = searcher
+        if spec_source is not None:
+            values["spec_source"] = spec_source
+            values["spec_hash"] = spec_hash(spec_source)
+        with transaction(self._engine, write=True) as conn:
+            row = conn.execute(select(Study.id, Study.settings).where(Study.name == name)
+                               .with_for_update()).first()
+            if row is None:
+                raise StudyNotFound(f"No study is named {name!r}. Run `nas studies`.")
+            if change:
+                settings = dict(row.settings)
+                settings["changes"] = [*settings.get("changes", []),
+                                       {"at": utcnow().isoformat(), **change}]
+                values["settings"] = settings
+            if values:
+                conn.execute(update(Study).where(Study.id == row.id).values(**values))
+        self._study_cache.pop(name, None)
 
     def get_study(self, name: str) -> dict[str, Any]:
         """The study's fields and trial counts per state.
@@ -234,7 +298,8 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             state: ``"QUEUED"``, or ``"RUNNING"`` for trials the caller runs right away.
 
         Returns:
-            The new trials' global ids, in input order.
+            The new trials' global ids, in input order; an architecture already in the study
+            (in any state) is skipped, so the list can be shorter than the input.
         """
         if state not in ("QUEUED", "RUNNING"):
             raise InvalidTransition(
@@ -242,7 +307,8 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
                 f"with add_results()."
             )
         rows = [(arch_id, _canonical(js)) for arch_id, js in archs]
-        return self._insert_trials(study, rows, searcher=searcher, state=state, metrics=None)
+        return list(self._insert_trials(study, rows, searcher=searcher, state=state,
+                                        metrics=None).values())
 
     def add_results(
         self,
@@ -257,14 +323,50 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             study: study name.
             results: ``(arch_id, canonical_json, metrics)`` triples.
             searcher: name recorded on each trial.
+
+        Returns:
+            The new trials' ids; an architecture already in the study is skipped.
         """
         rows, metrics = [], []
         for arch_id, js, values in results:
             rows.append((arch_id, _canonical(js)))
             metrics.append(_validate.metrics(values))
-        return self._insert_trials(
+        return list(self._insert_trials(
             study, rows, searcher=searcher, state="COMPLETE", metrics=metrics
-        )
+        ).values())
+
+    def start_trials(
+        self,
+        study: str,
+        archs: Iterable[tuple[str, str | Mapping[str, Any]]],
+        *,
+        worker: str,
+        node: str,
+        searcher: str | None = None,
+        budget: int | None = None,
+    ) -> dict[str, int]:
+        """Record architectures new to the study as RUNNING trials of ``worker``, atomically.
+
+        The check that an architecture is new to the study and its claim are one transaction
+        (and a unique index backs it), so drivers sharing a study never evaluate one
+        architecture twice, whatever their seeds.
+
+        Args:
+            study: study name.
+            archs: ``(arch_id, canonical_json)`` pairs.
+            worker: the claiming driver; it renews the trials' lease (:meth:`renew_leases`).
+            node: its host.
+            searcher: name recorded on each trial.
+            budget: at most this many trials RUNNING or finished in the study afterwards
+                (QUEUED ones are not counted); the pairs beyond it are left out.
+
+        Returns:
+            arch_id -> new trial id, for the architectures taken, in input order; one already
+            in the study (in any state) or beyond the budget is absent.
+        """
+        rows = [(arch_id, _canonical(js)) for arch_id, js in archs]
+        return self._insert_trials(study, rows, searcher=searcher, state="RUNNING",
+                                   metrics=None, worker=worker, node=node, budget=budget)
 
     def _insert_trials(
         self,
@@ -274,24 +376,40 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         searcher: str | None,
         state: str,
         metrics: Sequence[dict[str, float]] | None,
-    ) -> list[int]:
+        worker: str | None = None,
+        node: str | None = None,
+        budget: int | None = None,
+    ) -> dict[str, int]:
         info = self._study(study)
         if not rows:
-            return []
+            return {}
         now = utcnow()
         with transaction(self._engine, write=True) as conn:
-            # Locking the study row numbers concurrent batches one after the other.
+            # Locking the study row numbers concurrent batches one after the other, and makes
+            # the test for new architectures and the budget below exact.
             conn.execute(select(Study.id).where(Study.id == info["id"]).with_for_update())
             last = conn.execute(
                 select(func.max(Trial.number)).where(Trial.study_id == info["id"])
             ).scalar()
             first = 0 if last is None else last + 1
-            archs = {arch_id: js for arch_id, js in rows}
+            seen = _present(conn, info["id"], [arch_id for arch_id, _ in rows])
+            fresh: dict[str, tuple[str, dict[str, float] | None]] = {}
+            for i, (arch_id, js) in enumerate(rows):
+                if arch_id not in seen and arch_id not in fresh:
+                    fresh[arch_id] = (js, None if metrics is None else metrics[i])
+            if budget is not None:
+                used = conn.execute(
+                    select(func.count()).where(Trial.study_id == info["id"],
+                                               Trial.state != "QUEUED")
+                ).scalar()
+                fresh = dict(list(fresh.items())[:max(0, budget - int(used or 0))])
+            if not fresh:
+                return {}
             conn.execute(
                 insert(conn, Architecture).on_conflict_do_nothing(index_elements=["id"]),
                 [
                     {"id": a, "json": js, "space_hash": info["space_hash"], "created": now}
-                    for a, js in archs.items()
+                    for a, (js, _) in fresh.items()
                 ],
             )
             running = state != "QUEUED"
@@ -308,12 +426,13 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
                             "queued": now,
                             "started": now if running else None,
                             "finished": now if state == "COMPLETE" else None,
+                            "heartbeat": now if state == "RUNNING" else None,
                             "retries": 0,
-                            "worker": None,
-                            "node": None,
+                            "worker": worker,
+                            "node": node,
                             "error": None,
                         }
-                        for i, (arch_id, _) in enumerate(rows)
+                        for i, arch_id in enumerate(fresh)
                     ],
                 )
                 .scalars()
@@ -322,24 +441,39 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             if metrics is not None:
                 values = [
                     {"trial_id": trial_id, "name": name, "value": value}
-                    for trial_id, named in zip(ids, metrics, strict=True)
-                    for name, value in named.items()
+                    for trial_id, (_, named) in zip(ids, fresh.values(), strict=True)
+                    for name, value in (named or {}).items()
                 ]
                 if values:
                     conn.execute(insert(conn, Metric), values)
-        return list(ids)
+        return dict(zip(fresh, ids, strict=True))
 
-    def claim_trial(self, study: str, *, worker: str, node: str) -> dict[str, Any] | None:
+    def claim_trial(
+        self, study: str, *, worker: str, node: str, budget: int | None = None
+    ) -> dict[str, Any] | None:
         """Atomically take the lowest-numbered QUEUED trial and mark it RUNNING.
 
         Two workers never get the same trial: PostgreSQL skips rows another transaction has
         locked (``FOR UPDATE SKIP LOCKED``); SQLite runs the claim under its write lock.
 
+        Args:
+            budget: claim only while fewer trials than this are RUNNING or finished.
+
         Returns:
-            The claimed trial's dict, or ``None`` when nothing is queued.
+            The claimed trial's dict, or ``None`` when nothing is queued (or the budget is
+            spent).
         """
         info = self._study(study)
         with transaction(self._engine, write=True) as conn:
+            if budget is not None:
+                # The study row's lock makes the count and the claim one step across drivers.
+                conn.execute(select(Study.id).where(Study.id == info["id"]).with_for_update())
+                used = conn.execute(
+                    select(func.count()).where(Trial.study_id == info["id"],
+                                               Trial.state != "QUEUED")
+                ).scalar()
+                if int(used or 0) >= budget:
+                    return None
             trial_id = conn.execute(
                 select(Trial.id)
                 .where(Trial.study_id == info["id"], Trial.state == "QUEUED")
@@ -352,7 +486,8 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             conn.execute(
                 update(Trial)
                 .where(Trial.id == trial_id)
-                .values(state="RUNNING", worker=worker, node=node, started=utcnow(), finished=None)
+                .values(state="RUNNING", worker=worker, node=node, started=utcnow(),
+                        heartbeat=utcnow(), finished=None)
             )
             return trial_dicts(conn, trial_select().where(Trial.id == trial_id))[0]
 
@@ -366,8 +501,67 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
                 worker=worker,
                 node=node,
                 started=utcnow(),
+                heartbeat=utcnow(),
                 finished=None,
             )
+
+    def renew_leases(self, worker: str) -> int:
+        """Renew the lease of every RUNNING trial of ``worker`` (one statement); returns how
+        many it holds. A driver calls it well within the lease time :meth:`recover` uses."""
+        with transaction(self._engine, write=True) as conn:
+            return int(conn.execute(
+                update(Trial).where(Trial.worker == worker, Trial.state == "RUNNING")
+                .values(heartbeat=utcnow())
+            ).rowcount)
+
+    def finish_trials(self, outcomes: Iterable[TrialOutcome]) -> list[int]:
+        """Record finished trials, each with its metrics and intermediate values, in one
+        transaction (a lone trial or a whole batch).
+
+        Every outcome is checked before anything is written, so a value the database would
+        refuse raises here, on SQLite and PostgreSQL alike, and nothing is half-written.
+
+        Returns:
+            The ids of trials that were no longer RUNNING (another driver re-queued them after
+            their lease expired); they are left as they are.
+
+        Raises:
+            InvalidQuery: a metric or intermediate value breaks a rule (name, type, size).
+            InvalidTransition: an outcome's state is not COMPLETE, PRUNED or FAILED.
+        """
+        checked = []
+        for out in outcomes:
+            if out.state not in ("COMPLETE", "PRUNED", "FAILED"):
+                raise InvalidTransition(
+                    f"A trial finishes as COMPLETE, PRUNED or FAILED; got {out.state!r} for "
+                    f"trial {out.trial_id}."
+                )
+            metrics = _validate.metrics(out.metrics) if out.state != "FAILED" else {}
+            steps = {(n, st): v for n, st, v in _validate.values(out.values)}
+            checked.append((out, metrics, steps))
+        if not checked:
+            return []
+        now = utcnow()
+        lost = []
+        with transaction(self._engine, write=True) as conn:
+            for out, metrics, steps in checked:
+                done = conn.execute(
+                    update(Trial)
+                    .where(Trial.id == out.trial_id, Trial.state == "RUNNING")
+                    .values(state=out.state, finished=now, error=out.error)
+                ).rowcount
+                if done != 1:
+                    lost.append(out.trial_id)
+                    continue
+                if metrics:
+                    conn.execute(insert(conn, Metric), [
+                        {"trial_id": out.trial_id, "name": k, "value": v}
+                        for k, v in metrics.items()])
+                if steps:
+                    conn.execute(insert(conn, IntermediateValue), [
+                        {"trial_id": out.trial_id, "name": n, "step": st, "value": v}
+                        for (n, st), v in steps.items()])
+        return lost
 
     def finish_trial(
         self, trial_id: int, metrics: Mapping[str, float], *, state: str = "COMPLETE"
@@ -400,7 +594,7 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
     def _fail(self, conn: Connection, trial_id: int, error: str, requeue: bool) -> None:
         if requeue:
             self._move(conn, trial_id, "QUEUED", error=error, worker=None, node=None,
-                       started=None, retries=Trial.retries + 1)
+                       started=None, heartbeat=None, retries=Trial.retries + 1)
         else:
             self._move(conn, trial_id, "FAILED", error=error, finished=utcnow())
 
@@ -450,7 +644,9 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         study: str,
         *,
         alive: Iterable[str] | None = None,
+        workers: Iterable[str] | None = None,
         stale_after: float | None = None,
+        lease_s: float | None = None,
         requeue: bool = False,
         error: str = "worker died while the trial was running",
     ) -> list[int]:
@@ -462,7 +658,11 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         Args:
             study: study name.
             alive: workers known to be running; their trials are left alone.
+            workers: only trials of these workers (known to be dead).
             stale_after: only trials started more than this many seconds ago.
+            lease_s: only trials whose lease was last renewed (:meth:`renew_leases`) more than
+                this many seconds ago, whatever host they ran on: the one routine by which
+                drivers take back the work of a dead one.
             requeue: re-queue (counting a retry) instead of marking FAILED.
             error: text stored as the trial's error.
         """
@@ -470,8 +670,13 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         query = select(Trial.id).where(Trial.study_id == info["id"], Trial.state == "RUNNING")
         if alive is not None:
             query = query.where(Trial.worker.not_in(list(alive)))
+        if workers is not None:
+            query = query.where(Trial.worker.in_(list(workers)))
         if stale_after is not None:
             query = query.where(Trial.started < utcnow() - timedelta(seconds=stale_after))
+        if lease_s is not None:
+            renewed = func.coalesce(Trial.heartbeat, Trial.started, Trial.queued)
+            query = query.where(renewed < utcnow() - timedelta(seconds=lease_s))
         with transaction(self._engine, write=True) as conn:
             ids = list(conn.execute(query.order_by(Trial.id).with_for_update()).scalars())
             for trial_id in ids:
@@ -519,6 +724,17 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
             query = query.where(Trial.state == state)
         with transaction(self._engine, write=False) as conn:
             return trial_dicts(conn, query.order_by(Trial.number))
+
+
+def _present(conn: Connection, study_id: int, arch_ids: Sequence[str]) -> set[str]:
+    found: set[str] = set()
+    unique = list(dict.fromkeys(arch_ids))
+    for i in range(0, len(unique), CHUNK):
+        found.update(conn.execute(
+            select(Trial.arch_id).where(Trial.study_id == study_id,
+                                        Trial.arch_id.in_(unique[i:i + CHUNK]))
+        ).scalars())
+    return found
 
 
 def _state_counts(conn: Connection, study_id: int) -> dict[str, int]:

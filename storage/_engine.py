@@ -16,11 +16,14 @@ from sqlalchemy import event
 from sqlalchemy.engine import URL
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
+from sqlalchemy.exc import InterfaceError
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import QueuePool
 
 from storage._errors import StorageError
 from storage._errors import StorageInternalError
+from storage._errors import StorageUnavailable
 
 # Seconds a writer waits for SQLite's lock before giving up; claims are short, so a long wait
 # only happens under real overload (cf. optuna/optuna#820, "database is locked" at start-up).
@@ -223,6 +226,9 @@ def transaction(engine: Engine, *, write: bool) -> Iterator[Connection]:
                 f"({engine.url.render_as_string(hide_password=True)}). Narrow the query (a "
                 "shorter --where), or check that the database server is not overloaded."
             ) from e
+        if isinstance(e, OperationalError | InterfaceError) or getattr(
+                e, "connection_invalidated", False):
+            raise StorageUnavailable(f"Database unavailable: {detail}") from e
         raise StorageInternalError(f"Database error: {detail}") from e
 
 

@@ -11,6 +11,11 @@ class StorageInternalError(StorageError):
     """The database driver failed; the original SQLAlchemy error is the ``__cause__``."""
 
 
+class StorageUnavailable(StorageInternalError):
+    """The database could not be reached or refused the connection (a server restart, a
+    vanished file, a lock held too long): worth retrying later, unlike other driver errors."""
+
+
 class SchemaError(StorageError):
     """The database schema is not the one this release expects (older, newer or foreign)."""
 

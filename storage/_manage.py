@@ -17,9 +17,9 @@ from sqlalchemy import delete
 from sqlalchemy import select
 from sqlalchemy import update
 
+from storage import _validate
 from storage._engine import insert
 from storage._engine import transaction
-from storage._errors import InvalidQuery
 from storage._errors import InvalidTransition
 from storage._errors import StudyExists
 from storage._models import Architecture
@@ -33,7 +33,6 @@ from storage._models import Trial
 if TYPE_CHECKING:
     import pandas
 
-MAX_NAME = 255
 # Columns of a trial table before its metrics, in order.
 TRIAL_COLUMNS = ("trial", "id", "state", "arch_id", "searcher", "worker", "node", "started",
                  "finished", "retries", "error")
@@ -50,15 +49,6 @@ def trial_table(trials: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[
     rows = [[t[c] for c in TRIAL_COLUMNS] + [t["metrics"].get(m) for m in metrics]
             for t in trials]
     return [*TRIAL_COLUMNS, *headers], rows
-
-
-def _check_name(name: Any) -> str:
-    if not isinstance(name, str) or not name.strip() or len(name) > MAX_NAME:
-        raise InvalidQuery(
-            f"A study name must be 1 to {MAX_NAME} characters, not only spaces; got "
-            f"{name!r:.80}. Choose another name."
-        )
-    return name
 
 
 def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
@@ -101,6 +91,7 @@ class ManageMixin:
             # foreign keys on, and a copy of the file opened elsewhere may have them off.
             for model in (Metric, IntermediateValue, Artifact):
                 conn.execute(delete(model).where(model.trial_id.in_(trial_ids)))
+            conn.execute(delete(Artifact).where(Artifact.study_id == info["id"]))
             conn.execute(delete(SearcherState).where(SearcherState.study_id == info["id"]))
             count = conn.execute(delete(Trial).where(Trial.study_id == info["id"])).rowcount
             conn.execute(delete(Study).where(Study.id == info["id"]))
@@ -118,7 +109,7 @@ class ManageMixin:
             StudyExists: a study is named ``new`` already.
             InvalidTransition: trials are RUNNING and ``force`` is false.
         """
-        _check_name(new)
+        _validate.study_name(new)
         info = self._idle(old, force, "rename")
         with transaction(self._engine, write=True) as conn:
             if conn.execute(select(Study.id).where(Study.name == new)).first() is not None:
@@ -140,7 +131,7 @@ class ManageMixin:
             StudyNotFound: no study has that name.
             StudyExists: the target has a study named ``new_name`` (default: ``name``).
         """
-        new_name = _check_name(name if new_name is None else new_name)
+        new_name = _validate.study_name(name if new_name is None else new_name)
         info = self._study(name)
         trial_ids = select(Trial.id).where(Trial.study_id == info["id"])
         with transaction(self._engine, write=False) as conn:
@@ -153,6 +144,8 @@ class ManageMixin:
                         for model in (Metric, IntermediateValue, Artifact)}
             state = _rows(conn, select(SearcherState).where(
                 SearcherState.study_id == info["id"]))
+            own = _rows(conn, select(Artifact).where(Artifact.study_id == info["id"],
+                                                     Artifact.trial_id.is_(None)))
         with transaction(target._engine, write=True) as conn:
             if conn.execute(select(Study.id).where(Study.name == new_name)).first() is not None:
                 raise StudyExists(
@@ -173,8 +166,11 @@ class ManageMixin:
                 new_ids.update(zip((t["id"] for t in chunk), ids, strict=True))
             for model, rows in children.items():
                 _insert(conn, insert(conn, model),
-                        [{**_without_id(row), "trial_id": new_ids[row["trial_id"]]}
+                        [{**_without_id(row), "trial_id": new_ids[row["trial_id"]],
+                          **({"study_id": study_id} if model is Artifact else {})}
                          for row in rows])
+            _insert(conn, insert(conn, Artifact),
+                    [{**_without_id(row), "study_id": study_id} for row in own])
             _insert(conn, insert(conn, SearcherState),
                     [{**row, "study_id": study_id} for row in state])
         return len(trials)

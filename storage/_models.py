@@ -89,6 +89,10 @@ class Trial(Base):
         # Claims scan the QUEUED trials of one study in number order.
         Index("ix_trials_study_id_state_number", "study_id", "state", "number"),
         Index("ix_trials_arch_id", "arch_id"),
+        # An architecture is in a study at most once, whatever its state (v0.1.0.c): the check
+        # that it is new and its claim are one insert, so drivers sharing a study never
+        # evaluate it twice.
+        Index("uq_trials_study_id_arch_id", "study_id", "arch_id", unique=True),
         # Incremental polls: trials queued or finished since a moment (added in v0.1.0.d).
         Index("ix_trials_study_id_finished", "study_id", "finished"),
         Index("ix_trials_study_id_queued", "study_id", "queued"),
@@ -106,6 +110,9 @@ class Trial(Base):
     started: Mapped[datetime | None] = mapped_column(DateTime)
     finished: Mapped[datetime | None] = mapped_column(DateTime)
     error: Mapped[str | None] = mapped_column(Text)
+    # A RUNNING trial's lease: its driver renews it; once older than the lease time any driver
+    # may re-queue the trial (v0.1.0.c).
+    heartbeat: Mapped[datetime | None] = mapped_column(DateTime)
     retries: Mapped[int] = mapped_column(Integer, default=0)
 
 
@@ -178,10 +185,19 @@ class LatencyModel(Base):
 
 
 class Artifact(Base):
+    """A file a trial or a study wrote; ``study_id``, ``kind`` and a nullable ``trial_id``
+    (study-level files) were added in v0.1.0.e."""
+
     __tablename__ = "artifacts"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    trial_id: Mapped[int] = mapped_column(ForeignKey("trials.id", ondelete="CASCADE"), index=True)
+    trial_id: Mapped[int | None] = mapped_column(
+        ForeignKey("trials.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    study_id: Mapped[int | None] = mapped_column(
+        ForeignKey("studies.id", ondelete="CASCADE"), index=True, nullable=True
+    )
+    kind: Mapped[str] = mapped_column(String(32), server_default="file")
     path: Mapped[str] = mapped_column(Text)
     sha256: Mapped[str] = mapped_column(String(64))
     created: Mapped[datetime] = mapped_column(DateTime)

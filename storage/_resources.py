@@ -183,23 +183,46 @@ class ResourceMixin:
             "created": from_db(row.created),
         }
 
-    def add_artifact(self, trial_id: int, path: str, sha256: str) -> int:
+    def add_artifact(self, trial_id: int, path: str, sha256: str, kind: str = "file") -> int:
         """Record a file a trial produced (checkpoint, log); returns the artifact id."""
         with transaction(self._engine, write=True) as conn:
-            if conn.execute(select(Trial.id).where(Trial.id == trial_id)).first() is None:
+            study_id = conn.execute(select(Trial.study_id).where(Trial.id == trial_id)).first()
+            if study_id is None:
                 raise TrialNotFound(f"No trial has id {trial_id}.")
             return int(
                 conn.execute(
                     insert(conn, Artifact)
-                    .values(trial_id=trial_id, path=str(path), sha256=sha256, created=utcnow())
+                    .values(trial_id=trial_id, study_id=study_id[0], kind=kind, path=str(path),
+                            sha256=sha256, created=utcnow())
+                    .returning(Artifact.id)
+                ).scalar_one()
+            )
+
+    def add_study_artifact(self, study: str, kind: str, path: str, sha256: str) -> int:
+        """Record a file that belongs to a whole study (e.g. a one-shot supernet checkpoint,
+        ``kind="supernet"``); returns the artifact id."""
+        study_id = self._study(study)["id"]
+        with transaction(self._engine, write=True) as conn:
+            return int(
+                conn.execute(
+                    insert(conn, Artifact)
+                    .values(study_id=study_id, kind=kind, path=str(path), sha256=sha256,
+                            created=utcnow())
                     .returning(Artifact.id)
                 ).scalar_one()
             )
 
     def artifacts(self, trial_id: int) -> list[dict[str, Any]]:
-        """The trial's artifacts: ``path``, ``sha256``, ``created``."""
+        """The trial's artifacts: ``kind``, ``path``, ``sha256``, ``created``."""
+        return self._artifacts(Artifact.trial_id == trial_id)
+
+    def study_artifacts(self, study: str, kind: str | None = None) -> list[dict[str, Any]]:
+        """The study's own artifacts (not its trials'), oldest first, of ``kind`` if given."""
+        where = (Artifact.study_id == self._study(study)["id"]) & Artifact.trial_id.is_(None)
+        return self._artifacts(where if kind is None else where & (Artifact.kind == kind))
+
+    def _artifacts(self, where: Any) -> list[dict[str, Any]]:
         with transaction(self._engine, write=False) as conn:
-            rows = conn.execute(
-                select(Artifact).where(Artifact.trial_id == trial_id).order_by(Artifact.id)
-            ).all()
-        return [{"path": a.path, "sha256": a.sha256, "created": from_db(a.created)} for a in rows]
+            rows = conn.execute(select(Artifact).where(where).order_by(Artifact.id)).all()
+            return [{"kind": a.kind, "path": a.path, "sha256": a.sha256,
+                     "created": from_db(a.created)} for a in rows]

@@ -10,6 +10,7 @@ import csv
 import io
 import json
 import sys
+from pathlib import Path
 from typing import Any
 
 from nas._cli._output import check_output
@@ -114,6 +115,11 @@ def register(sub: Any) -> None:
     parser.add_argument("trial", type=trial_id, metavar="TRIAL", help="global trial id")
     parser.add_argument("-o", "--output", required=True, metavar="FILE.json")
     parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument(
+        "--weights", action="store_true",
+        help="also write the subnet's weights inherited from a one-shot study's supernet to "
+        "FILE.pt (a state dict space.build(arch) loads)",
+    )
     add_common(parser)
     parser.set_defaults(handler=_export)
 
@@ -192,9 +198,13 @@ def _export(args: argparse.Namespace) -> int:
     target = check_output(args.output, force=args.force)
     sidecar = check_output(target.with_suffix(".trial.json"), force=args.force,
                            option="the trial file")
+    weights = check_output(target.with_suffix(".pt"), force=args.force,
+                           option="the weights file") if args.weights else None
     with open_existing(args) as db:
         trial = db.trial(args.trial)
         arch_json = db.architecture_json(trial["arch_id"])
+        if weights is not None:
+            _export_weights(db, trial, weights, args.force)
     write_output(target, arch_json + "\n", force=args.force)
     write_output(sidecar, json.dumps(trial, indent=2) + "\n", force=args.force,
                  option="the trial file")
@@ -206,11 +216,20 @@ def _export(args: argparse.Namespace) -> int:
                 "arch_id": trial["arch_id"],
                 "architecture": str(target),
                 "metadata": str(sidecar),
+                **({"weights": str(weights)} if weights is not None else {}),
             }
         )
     else:
-        print(f"wrote trial {trial['id']}'s architecture to {target} and its metrics to {sidecar}")
+        print(f"wrote trial {trial['id']}'s architecture to {target} and its metrics to {sidecar}"
+              + (f", its inherited weights to {weights}" if weights is not None else ""))
     return 0
+
+
+def _export_weights(db: Any, trial: dict[str, Any], path: Path, force: bool) -> None:
+    """The trial's inherited one-shot weights (a state dict ``space.build(arch)`` loads)."""
+    from nas._artifacts import inherited_weights
+
+    write_output(path, inherited_weights(db, trial), force=force, option="the weights file")
 
 
 def _upgrade(args: argparse.Namespace) -> int:

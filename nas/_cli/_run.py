@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import importlib.util
 import json
+import signal
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -33,6 +34,9 @@ def register(sub: Any) -> None:
     parser.add_argument("--searcher", help="searcher name (overrides the spec)")
     parser.add_argument("--seed", type=int, default=0, help="searcher seed (default 0)")
     parser.add_argument("--resume", action="store_true", help="require the study to exist")
+    parser.add_argument("--allow-changes", action="store_true",
+                        help="continue a stored study whose constraints or searcher changed "
+                        "(the change is recorded)")
     which = parser.add_mutually_exclusive_group()
     which.add_argument("--quick", action="store_true", help="run the spec's `quick_study`")
     which.add_argument("--study", metavar="NAME",
@@ -45,7 +49,13 @@ def register(sub: Any) -> None:
     parser.set_defaults(handler=_run)
 
 
+def _stop(signum: int, frame: Any) -> None:
+    raise KeyboardInterrupt
+
+
 def _run(args: argparse.Namespace) -> int:
+    # SIGTERM stops a run as Ctrl-C does at every moment, from the first import on (exit 130).
+    signal.signal(signal.SIGTERM, _stop)
     import nas
     import storage
     from nas._cli import storage_url
@@ -62,7 +72,9 @@ def _run(args: argparse.Namespace) -> int:
     try:
         result = nas.run(study, storage=storage_url(args), workers=args.workers,
                          seed=args.seed, address=args.address, resume=args.resume,
-                         quiet=args.quiet)
+                         quiet=args.quiet,
+                         spec_source=Path(args.spec).read_text(errors="replace"),
+                         allow_changes=args.allow_changes)
     finally:
         if dashboard is not None:
             dashboard.terminate()
@@ -75,6 +87,12 @@ def _run(args: argparse.Namespace) -> int:
         print(f"{result.study}: {result.complete} complete, {result.failed} failed, "
               f"{result.pruned} pruned in {result.seconds:.1f} s -> {result.storage}")
         _print_best(args, study, result.best)
+    if not result.complete:
+        # Exit 3: the run worked, the search found nothing (contract.md).
+        print(f"nas run: no trial of {result.study!r} completed ({result.failed} failed, "
+              f"{result.pruned} pruned): see `nas trials {result.study}` for their errors, "
+              "then fix evaluate or loosen the constraints.", file=sys.stderr)
+        return 3
     return 0
 
 

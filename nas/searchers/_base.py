@@ -261,6 +261,11 @@ class BaseSearcher(ABC):
         """Called after every tell (and warm-start record); default: nothing to update."""
         return None
 
+    def trial_metrics(self, arch: Architecture) -> dict[str, float]:
+        """Metrics the searcher itself knows of ``arch``, recorded beside the trial's own
+        (e.g. the one-shot supernet's score); default: none."""
+        return {}
+
     def _extra_state(self) -> dict[str, Any]:
         """Searcher-specific JSON state beyond the told history."""
         return {}

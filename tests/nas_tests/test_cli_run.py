@@ -141,3 +141,135 @@ def test_the_front_and_the_best_architecture_are_printed(capsys):
     assert "Pareto front" in out
     assert "best by accuracy: trial 3 (id 7" in out
     assert "layer 0: width 32, softmax heads=2, ffn [64], gelu, layernorm" in out
+
+
+BOOT = "import sys; from nas._cli import main; sys.exit(main())"
+
+
+@pytest.mark.slow
+def test_a_database_folder_deleted_mid_run_is_an_error_not_a_success(tmp_path):
+    import shutil
+
+    folder = tmp_path / "db"
+    folder.mkdir()
+    spec = write_spec(tmp_path, sleep=0.5)
+    url = f"sqlite:///{folder / 's.db'}"
+    command = [sys.executable, "-c", BOOT, "run", str(spec), "--storage", url, "--trials", "12",
+               "--quiet"]
+    driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, text=True,
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    try:
+        deadline = time.monotonic() + 90
+        while not _complete_at_least(folder / "s.db", 2):
+            assert time.monotonic() < deadline and driver.poll() is None
+            time.sleep(0.1)
+        shutil.rmtree(folder)
+        out, err = driver.communicate(timeout=120)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert driver.returncode == 1, (out, err)
+    assert "complete," not in out
+    assert "was removed during the run" in err and len(err.strip().splitlines()) == 1, err
+
+
+def _complete_at_least(path, n: int) -> bool:
+    if not path.exists():
+        return False
+    try:
+        return len(storage.connect(f"sqlite:///{path}").trials("cli", "COMPLETE")) >= n
+    except storage.StudyNotFound:
+        return False
+
+
+@pytest.mark.slow
+def test_plain_run_starts_its_own_ray_beside_a_head_on_the_host(tmp_path):
+    import shutil
+    import socket
+    import tempfile
+    import uuid
+
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    # Its own temp dir, so other Ray users on this host never see this head as "the" cluster.
+    temp = tempfile.mkdtemp(prefix=f"rh{uuid.uuid4().hex[:4]}", dir="/tmp")
+    head = subprocess.Popen(
+        [sys.executable, "-m", "ray.scripts.scripts", "start", "--head", f"--port={port}",
+         "--num-cpus=1", "--include-dashboard=false", f"--temp-dir={temp}", "--block"],
+        start_new_session=True, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            assert time.monotonic() < deadline and head.poll() is None
+            with socket.socket() as s:
+                if s.connect_ex(("127.0.0.1", port)) == 0:
+                    break
+            time.sleep(0.3)
+        spec = write_spec(tmp_path)
+        url = f"sqlite:///{tmp_path / 's.db'}"
+        # RAY_ADDRESS makes a bare ray.init() join the head (which refuses num_cpus).
+        env = {**os.environ, "RAY_ADDRESS": f"127.0.0.1:{port}"}
+        done = subprocess.run([sys.executable, "-c", BOOT, "run", str(spec), "--storage", url,
+                               "--trials", "4", "--quiet"], cwd=tmp_path, env=env, timeout=180,
+                              capture_output=True, text=True)
+        assert done.returncode == 0, done.stderr
+        assert "cli: 4 complete" in done.stdout
+    finally:
+        os.killpg(head.pid, signal.SIGTERM)
+        try:
+            head.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            os.killpg(head.pid, signal.SIGKILL)
+            head.wait()
+        shutil.rmtree(temp, ignore_errors=True)
+
+
+STOPS_SPEC = """
+import time
+import nas
+from space import Space, choice
+
+def evaluate(arch):
+    time.sleep(0.004)
+    return {"loss": float(arch["a"] * 40 + arch["b"])}
+
+study = nas.Study(name="stops", space=Space({"a": choice(*range(40)), "b": choice(*range(40))}),
+                  evaluate=evaluate, objectives={"loss": "min"}, searcher="random", trials=1200)
+"""
+
+
+@pytest.mark.slow
+def test_ctrl_c_and_sigterm_at_ten_moments_end_130_and_lose_nothing(tmp_path):
+    spec = tmp_path / "stops.py"
+    spec.write_text(textwrap.dedent(STOPS_SPEC))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    boot = ("import signal, sys; signal.signal(signal.SIGINT, signal.default_int_handler); "
+            "from nas._cli import main; sys.exit(main())")
+    command = [sys.executable, "-c", boot, "run", str(spec), "--storage", url, "--quiet"]
+    # From the first imports through Ray's start-up, the first trials, batch writes and the
+    # end of a run (later runs resume a study that is nearly or wholly done).
+    moments = [0.5, 1.0, 2.0, 3.0, 4.5, 6.0, 8.0, 10.0, 13.0, 17.0]
+    codes = []
+    for i, at in enumerate(moments):
+        driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True, text=True,
+                                  stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        try:
+            time.sleep(at)
+            if driver.poll() is None:
+                driver.send_signal(signal.SIGINT if i % 2 == 0 else signal.SIGTERM)
+            out, err = driver.communicate(timeout=120)
+        finally:
+            if driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
+        codes.append(driver.returncode)
+        assert driver.returncode in (0, 130), (at, driver.returncode, err)
+        if driver.returncode == 130:
+            assert err.strip().splitlines() == ["nas run: interrupted"], (at, err)
+            assert "complete," not in out
+    assert 130 in codes
+    done = subprocess.run(command, cwd=tmp_path, timeout=180, capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    trials = storage.connect(url).trials("stops")
+    assert [t["state"] for t in trials] == ["COMPLETE"] * 1200
+    assert len({t["arch_id"] for t in trials}) == 1200

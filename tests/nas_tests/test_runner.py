@@ -245,12 +245,16 @@ def test_two_node_cluster_needs_postgres(tmp_path, postgres_url):
 
 
 SPEC = """
+import os
 import time
 import nas
 from space import Space, choice
 
 def evaluate(arch):
     time.sleep(1.0)
+    # A test holds every trial here while the file exists.
+    while os.path.exists(HOLD):
+        time.sleep(0.05)
     return {"loss": float(arch["a"] * 20 + arch["b"])}
 
 study = nas.Study(name="resumable", space=Space({"a": choice(*range(20)),
@@ -283,7 +287,7 @@ def test_driver_killed_and_resumed(tmp_path):
 def _driver_command(tmp_path: Path, *extra: str) -> tuple[list[str], str]:
     """``nas run`` of the resumable study in a fresh process, and the study's URL."""
     spec = tmp_path / "spec.py"
-    spec.write_text(textwrap.dedent(SPEC))
+    spec.write_text(textwrap.dedent(SPEC).replace("HOLD", repr(str(tmp_path / "hold"))))
     url = f"sqlite:///{tmp_path / 'studies.db'}"
     return [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
             "run", str(spec), "--storage", url, "--quiet", *extra], url
@@ -343,14 +347,24 @@ def _partial(fn, marker_dir: str):
 def test_a_second_driver_shares_the_budget(tmp_path):
     command, url = _driver_command(tmp_path, "--workers", "1")
     first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
+    second = None
     try:
         _wait_for_three(tmp_path, first)
+        # Trials wait until the second driver, however slow its Ray start, runs one too.
+        (tmp_path / "hold").touch()
+        second = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
+        deadline = time.monotonic() + 120
+        while len({t["worker"] for t in storage.connect(url).trials("resumable", "RUNNING")}) < 2:
+            assert time.monotonic() < deadline and second.poll() is None
+            time.sleep(0.2)
+        (tmp_path / "hold").unlink()
         # It joins with 3 finished; counting only those and its own, it would run 7 more.
-        second = subprocess.run(command, cwd=tmp_path, timeout=120)
-        assert second.returncode == 0 and first.wait(timeout=60) == 0
+        assert second.wait(timeout=120) == 0 and first.wait(timeout=60) == 0
     finally:
-        if first.poll() is None:
-            os.killpg(first.pid, signal.SIGKILL)
+        for driver in (first, second):
+            if driver is not None and driver.poll() is None:
+                os.killpg(driver.pid, signal.SIGKILL)
     trials = storage.connect(url).trials("resumable")
     assert [t["state"] for t in trials] == ["COMPLETE"] * 10
+    assert len({t["arch_id"] for t in trials}) == 10
     assert len({t["worker"] for t in trials}) == 2

@@ -120,3 +120,57 @@ def test_a_writer_killed_mid_transaction_leaves_a_recoverable_trial(
         with sqlite3.connect(path) as conn:
             assert conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)
             assert conn.execute("PRAGMA foreign_key_check").fetchall() == []
+
+
+def _start_many(url: str, worker: str, ids: list[int], budget: int) -> dict[str, int]:
+    """One driver: offers the same architectures in the same order as every other one."""
+    taken: dict[str, int] = {}
+    with storage.connect(url) as db:
+        for i in ids:
+            taken.update(db.start_trials("share", [arch(i)], worker=worker, node="n",
+                                         budget=budget))
+    return taken
+
+
+def test_drivers_offering_the_same_architectures_start_each_once(storage_url: str) -> None:
+    with storage.connect(storage_url) as db:
+        db.create_study("share", objectives=OBJECTIVES)
+    results: list[dict[str, int]] = []
+    barrier = threading.Barrier(4)
+
+    def drive(w: int) -> None:
+        barrier.wait()
+        results.append(_start_many(storage_url, f"w{w}", list(range(60)), budget=50))
+
+    threads = [threading.Thread(target=drive, args=(w,)) for w in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    taken = [a for r in results for a in r]
+    assert len(taken) == len(set(taken)) == 50, "an architecture was started twice"
+    with storage.connect(storage_url) as db:
+        trials = db.trials("share")
+    assert len(trials) == 50 and {t["state"] for t in trials} == {"RUNNING"}
+    assert sorted(t["trial"] for t in trials) == list(range(50))
+
+
+def test_four_drivers_creating_one_study_at_once_all_join_it(storage_url: str) -> None:
+    storage.connect(storage_url).close()
+    barrier = threading.Barrier(4)
+    got: list[object] = []
+
+    def create() -> None:
+        with storage.connect(storage_url) as db:
+            barrier.wait()
+            try:
+                got.append(db.create_study("new", objectives=OBJECTIVES, exist_ok=True)["id"])
+            except BaseException as exc:  # noqa: BLE001 - the test reports what went wrong
+                got.append(exc)
+
+    threads = [threading.Thread(target=create) for _ in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(got) == 4 and len(set(got)) == 1 and isinstance(got[0], int), got

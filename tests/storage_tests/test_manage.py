@@ -32,6 +32,7 @@ def _fill(db: storage.Database, name: str = "demo") -> list[int]:
     db.start_trial(ids[2], worker="host:1", node="host")
     db.fail_trial(ids[2], "interrupted", requeue=True)
     db.save_searcher_state(name, {"searcher": "random", "format": 1, "asks": 3})
+    db.add_study_artifact(name, "supernet", "supernets/demo.pt", "cd" * 32)
     return ids
 
 
@@ -44,6 +45,7 @@ def _everything(db: storage.Database, name: str) -> dict:
         "trials": [{k: v for k, v in t.items() if k not in ("id", "study")} for t in trials],
         "curves": sorted(db.intermediate_values(name).values()),
         "artifacts": [db.artifacts(t["id"]) for t in trials],
+        "study_artifacts": db.study_artifacts(name),
         "state": db.searcher_state(name),
         "archs": [db.architecture_json(t["arch_id"]) for t in trials],
     }
@@ -79,12 +81,15 @@ def test_delete_removes_the_study_and_only_its_own_records(db: storage.Database)
         db.delete_study("demo")
     assert db.delete_study("demo", force=True) == 4
     assert [s["name"] for s in db.studies()] == ["kept"]
+    db.create_study("demo", objectives=OBJECTIVES)
+    assert db.study_artifacts("demo") == []
     with pytest.raises(storage.TrialNotFound):
         db.trial(ids[0])
     assert db.artifacts(ids[0]) == [] and db.trial(kept[0])["arch_id"] == arch(0)[0]
     assert db.architecture_json(arch(0)[0])
     with pytest.raises(storage.ArchitectureNotFound):
         db.architecture_json(arch(1)[0])
+    db.delete_study("demo")
     with pytest.raises(storage.StudyNotFound):
         db.delete_study("demo")
 

@@ -217,6 +217,19 @@ def test_artifacts_belong_to_trials(db: storage.Database, study: str) -> None:
         db.add_artifact(999, "x", "y")
 
 
+def test_study_artifacts_belong_to_the_study_not_its_trials(db: storage.Database,
+                                                             study: str) -> None:
+    (trial_id,) = db.add_trials(study, [arch(0)])
+    db.add_artifact(trial_id, "ckpt/0.pt", "ab" * 32, kind="weights")
+    db.add_study_artifact(study, "supernet", "supernet/1.pt", "cd" * 32)
+    db.add_study_artifact(study, "log", "run.log", "ef" * 32)
+    assert [a["path"] for a in db.study_artifacts(study)] == ["supernet/1.pt", "run.log"]
+    assert [a["sha256"] for a in db.study_artifacts(study, "supernet")] == ["cd" * 32]
+    assert [a["kind"] for a in db.artifacts(trial_id)] == ["weights"]
+    with pytest.raises(storage.StudyNotFound):
+        db.add_study_artifact("nope", "supernet", "x", "y")
+
+
 @pytest.mark.parametrize(
     "objectives", list(itertools.permutations(["accuracy", "latency_ms", "params:max"], 2))
 )

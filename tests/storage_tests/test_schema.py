@@ -95,13 +95,19 @@ def test_the_frozen_first_revision_upgrades_and_keeps_its_data(
             {"accuracy": 0.8, "latency_ms": 2.0},
         ]
         assert db.best("frozen", 1)[0]["arch"] == {"e0": "conv3x3"}
-        # The study resumes: queued work is claimed, new trials number on, v0.1.0.b works.
+        # The study resumes: queued work is claimed, new trials number on, what v0.1.0.b and
+        # v0.1.0.e added works.
         claimed = db.claim_trial("frozen", worker="w", node="n")
         assert claimed is not None and claimed["trial"] == 2
         db.finish_trial(claimed["id"], {"accuracy": 0.95, "latency_ms": 1.0})
         assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == [4]
+        # v0.1.0.c: an architecture is in a study once; leases are renewed.
+        assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == []
+        assert db.renew_leases("w") == 0
         db.save_searcher_state("frozen", {"generation": 3})
         assert db.searcher_state("frozen") == {"generation": 3}
+        db.add_study_artifact("frozen", "supernet", "s.pt", "ab" * 32)
+        assert [a["kind"] for a in db.study_artifacts("frozen")] == ["supernet"]
         assert db.pareto("frozen")[0]["metrics"]["accuracy"] == 0.95
     assert storage.upgrade(url) == (storage.SCHEMA_VERSION, storage.SCHEMA_VERSION)
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from datetime import timedelta
 
 import pytest
 from sqlalchemy import create_engine
@@ -17,7 +18,9 @@ def test_trials_are_numbered_per_study_and_keep_their_architecture(
     db: storage.Database, study: str
 ) -> None:
     first = db.add_trials(study, [arch(0), arch(1)], searcher="random")
-    again = db.add_trials(study, [arch(0)])
+    # An architecture is in a study once: adding it again adds nothing.
+    assert db.add_trials(study, [arch(0), arch(1)]) == []
+    again = db.add_trials(study, [arch(2), arch(2)])
     db.create_study("other", objectives=OBJECTIVES, constraints=[])
     other = db.add_trials("other", [arch(0)])
     assert [db.trial(i)["trial"] for i in first + again] == [0, 1, 2]
@@ -226,3 +229,72 @@ def test_postgres_connections_are_bounded_and_closed(postgres_url: str) -> None:
     while connections() and time.monotonic() < deadline:
         time.sleep(0.1)
     assert connections() == 0
+
+
+def test_start_trials_claims_new_architectures_within_the_budget(
+    db: storage.Database, study: str
+) -> None:
+    db.add_trials(study, [arch(0)])
+    taken = db.start_trials(study, [arch(0), arch(1), arch(1), arch(2), arch(3)],
+                            worker="d1", node="h1", budget=2)
+    assert list(taken) == [arch(1)[0], arch(2)[0]]
+    assert db.start_trials(study, [arch(3)], worker="d1", node="h1", budget=2) == {}
+    # The queued trial is not claimable either while the budget is spent.
+    assert db.claim_trial(study, worker="d1", node="h1", budget=2) is None
+    assert db.claim_trial(study, worker="d1", node="h1", budget=3)["arch_id"] == arch(0)[0]
+    running = db.trials(study, "RUNNING")
+    assert [(t["worker"], t["node"]) for t in running] == [("d1", "h1")] * 3
+
+
+def test_finish_trials_writes_metrics_and_curves_in_one_step(
+    db: storage.Database, study: str
+) -> None:
+    taken = db.start_trials(study, [arch(i) for i in range(3)], worker="d", node="h")
+    a, b, c = taken.values()
+    lost = db.finish_trials([
+        storage.TrialOutcome(a, "COMPLETE", {"accuracy": 0.9}, [("accuracy", 0, 0.5),
+                                                                ("accuracy", 1, 0.9)]),
+        storage.TrialOutcome(b, "FAILED", error="boom"),
+        storage.TrialOutcome(c, "PRUNED", {"accuracy": 0.1}, [("accuracy", 0, 0.1)]),
+    ])
+    assert lost == []
+    by_id = {t["id"]: t for t in db.trials(study)}
+    assert (by_id[a]["state"], by_id[a]["metrics"]) == ("COMPLETE", {"accuracy": 0.9})
+    assert (by_id[b]["state"], by_id[b]["error"]) == ("FAILED", "boom")
+    assert by_id[c]["state"] == "PRUNED"
+    assert db.intermediate_values(study)[a] == [("accuracy", 0, 0.5), ("accuracy", 1, 0.9)]
+    # A trial already finished is reported back, not written twice.
+    assert db.finish_trials([storage.TrialOutcome(a, "COMPLETE", {"accuracy": 1.0})]) == [a]
+
+
+@pytest.mark.parametrize("name", ["", "m" * 65, "a\x00b", 7])
+def test_a_metric_name_either_backend_would_refuse_is_refused_before_writing(
+    db: storage.Database, study: str, name: object
+) -> None:
+    (tid,) = db.start_trials(study, [arch(0)], worker="d", node="h").values()
+    with pytest.raises(storage.InvalidQuery, match="Metric names must be strings of 1 to 64"):
+        db.finish_trials([storage.TrialOutcome(tid, "COMPLETE", {name: 1.0})])
+    with pytest.raises(storage.InvalidQuery, match="Metric names must be strings of 1 to 64"):
+        db.finish_trials([storage.TrialOutcome(tid, "COMPLETE", {}, [(name, 0, 1.0)])])
+    assert db.trial(tid)["state"] == "RUNNING"
+
+
+def test_expired_leases_are_requeued_whatever_the_host(db: storage.Database, study: str) -> None:
+    from sqlalchemy import update
+
+    from storage._engine import transaction
+    from storage._models import Trial
+    from storage._time import utcnow
+
+    taken = db.start_trials(study, [arch(0), arch(1)], worker="other-host:1:x",
+                            node="other-host")
+    dead, alive = taken.values()
+    # The dead driver's lease was last renewed a minute ago; the live one renews now.
+    with transaction(db._engine, write=True) as conn:
+        conn.execute(update(Trial).where(Trial.id == dead)
+                     .values(heartbeat=utcnow() - timedelta(seconds=60)))
+    assert db.recover(study, lease_s=30, requeue=True) == [dead]
+    assert db.renew_leases("other-host:1:x") == 1
+    trial = db.trial(dead)
+    assert (trial["state"], trial["retries"], trial["worker"]) == ("QUEUED", 1, None)
+    assert db.trial(alive)["state"] == "RUNNING"

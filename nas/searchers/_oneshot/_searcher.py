@@ -17,9 +17,8 @@ from nas.searchers._base import ATTEMPTS_PER_ASK
 from nas.searchers._base import BaseSearcher
 from nas.searchers._objectives import losses
 from nas.searchers._objectives import pareto_ranks
-from nas.searchers._oneshot._supernet import SCAN_SAMPLES
+from nas.searchers._oneshot._supernet import SPLITS
 from nas.searchers._oneshot._supernet import Supernet
-from nas.searchers._oneshot._supernet import extremes
 from nas.searchers._registry import register_searcher
 from space import Architecture
 
@@ -62,6 +61,7 @@ class OneShotSearcher(BaseSearcher):
         generations: evolution generations before the first ask.
         batch_size: training batch size.
         lr: AdamW learning rate of the supernet.
+        distill / split: see :class:`Supernet` (in-place distillation; few-shot splits).
         **kwargs: see :class:`BaseSearcher`.
 
     Raises:
@@ -77,6 +77,8 @@ class OneShotSearcher(BaseSearcher):
         generations: int = 4,
         batch_size: int = 64,
         lr: float = 5e-3,
+        distill: bool = True,
+        split: list[str] | tuple[str, ...] = SPLITS,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
@@ -101,6 +103,8 @@ class OneShotSearcher(BaseSearcher):
         self.generations = generations
         self.batch_size = batch_size
         self.lr = lr
+        self.distill = distill
+        self.split = tuple(split)
         self.supernet: Supernet | None = None
         # Architecture -> its inherited metrics; insertion order is the order scored.
         self._scored: dict[Architecture, dict[str, float]] = {}
@@ -112,19 +116,12 @@ class OneShotSearcher(BaseSearcher):
         """Build and train the supernet (once); seeded, so a rebuild gives the same weights."""
         if self.supernet is not None:
             return self.supernet
-        rng = np.random.default_rng([self.seed, 0])
-        scan = [self.space.sample(rng) for _ in range(SCAN_SAMPLES)]
         with _one_thread():
-            supernet = Supernet(scan, self.task, self.seed)
-            largest, smallest = extremes(supernet, scan)
-            supernet.train(
-                largest,
-                smallest,
-                self.space.sample,
-                self.supernet_steps,
-                batch_size=self.batch_size,
-                lr=self.lr,
+            supernet = Supernet(
+                self.space, self.task, seed=self.seed, batch_size=self.batch_size, lr=self.lr,
+                distill=self.distill, split=self.split, feasible=self.feasible,
             )
+            supernet.train(steps=self.supernet_steps)
         self.supernet = supernet
         return supernet
 
@@ -191,6 +188,12 @@ class OneShotSearcher(BaseSearcher):
             if self._admissible(arch, chosen) and self.space.contains(arch):
                 chosen.append(arch)
         return chosen
+
+    def trial_metrics(self, arch: Architecture) -> dict[str, float]:
+        """``supernet_accuracy`` / ``supernet_loss``: the inherited-weight scores of a subnet
+        the search scored, recorded beside its retrained metrics."""
+        scored = self._scored.get(arch, {})
+        return {f"supernet_{k}": v for k, v in scored.items() if k in ("accuracy", "loss")}
 
     @property
     def scores(self) -> dict[Architecture, dict[str, float]]:

@@ -28,10 +28,13 @@ needed after slicing; none is done.
 from __future__ import annotations
 
 import math
+import time
 import zlib
 from collections.abc import Callable
+from collections.abc import Container
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -47,6 +50,8 @@ from space.mixers._heads import HeadsMixer
 
 # Subnets seen while scanning the space for the shapes of the shared tensors.
 SCAN_SAMPLES = 128
+# Categorical decisions that can get separate weights (few-shot splits).
+SPLITS = ("ffn", "mixer", "patch")
 # Built subnet modules kept for reuse (they only lend their structure and buffers).
 MODEL_CACHE = 512
 
@@ -81,22 +86,32 @@ def _head_layout(model: torch.nn.Module, name: str) -> tuple[int, tuple[int, ...
     return axis, ((op.projections, *layout) if with_parts else layout)
 
 
-def share_key(a: dict[str, Any], name: str) -> str:
-    """The shared tensor a subnet parameter is sliced from (see the module docstring)."""
+def share_key(a: dict[str, Any], name: str, ndim: int, split: Container[str] = SPLITS) -> str:
+    """The shared tensor a subnet parameter is sliced from (see the module docstring).
+
+    ``split`` names the categorical decisions that get their own weights: ``"mixer"`` (per
+    mixer type per layer), ``"patch"`` (per patch size), ``"ffn"`` (SwiGLU apart from plain
+    FFNs). Without a split the tensors are shared by name, and by rank where the layouts differ.
+    """
     parts = name.split(".")
-    if parts[0] == "embed" and a["input"]["type"] == "image":
-        return f"embed@patch{a['input']['patch']}." + ".".join(parts[1:])
+    rest = ".".join(parts[1:])
+    if parts[0] == "embed" and a["input"]["type"] == "image" and "patch" in split:
+        return f"embed@patch{a['input']['patch']}.{rest}"
     if parts[0] == "blocks":
         layer = a["layers"][int(parts[1])]
-        if parts[2] == "mixer":
+        rest = ".".join(parts[3:])
+        if parts[2] == "mixer" and "mixer" in split:
             mixer = layer["mixer"]
             tag = mixer["type"]
             if tag == "heads":
                 tag += ":" + "+".join(sorted({h["type"] for h in mixer["heads"]}))
-            return f"blocks.{parts[1]}.mixer@{tag}." + ".".join(parts[3:])
-        if parts[2] == "ffn":
+            return f"blocks.{parts[1]}.mixer@{tag}.{rest}"
+        if parts[2] == "mixer":
+            # Mixer types lay the same name out differently (per head or flat).
+            return f"{name}#{ndim}"
+        if parts[2] == "ffn" and "ffn" in split:
             tag = "swiglu" if layer["activation"] == "swiglu" else "plain"
-            return f"blocks.{parts[1]}.ffn@{tag}." + ".".join(parts[3:])
+            return f"blocks.{parts[1]}.ffn@{tag}.{rest}"
     return name
 
 
@@ -109,19 +124,62 @@ class _Plan:
 
 
 class Supernet:
-    """Shared max-size weights for every subnet of ``archs``' space, on one task.
+    """A weight-sharing supernet over a transformer space, trained on one task.
+
+    ``Supernet(space, task, **recipe).train(steps=...)`` trains it; ``score(archs)`` ranks any
+    architectures of the space by validation accuracy with inherited weights; ``subnet(arch)``
+    is the ``space.build`` model of ``arch`` carrying those weights; ``save``/``load`` keep it.
 
     Args:
-        archs: architectures spanning the space; their elementwise-largest parameter shapes size
-            the shared tensors, which grow later if a larger subnet turns up.
+        space: a ``space.Space`` of transformer architectures (``space.transformer``).
         task: a task name or ``BaseTask`` whose ``adapt`` fixes input and head.
-        seed: seeds the initial weights, the data order and the random subnets.
+        seed: seeds the initial weights, the data order and the sampled subnets.
+        batch_size: training batch size.
+        lr: peak AdamW learning rate (warm-up, then cosine decay).
+        random_subnets: random subnets per sandwich step, beside the largest and smallest.
+        distill: in-place distillation: every subnet but the largest learns the largest's
+            (detached) predictions instead of the labels.
+        split: categorical decisions given separate weights (few-shot splits): any of
+            ``"mixer"``, ``"patch"``, ``"ffn"``.
+        sandwich: train the largest and smallest subnets every step (else only random ones).
+        feasible: ``feasible(arch) -> bool``; training samples only subnets it accepts (the
+            ones a constrained search will score).
+        scan: subnets sampled to size the shared tensors and find the extremes.
     """
 
-    def __init__(self, archs: list[Any], task: str | BaseTask, seed: int) -> None:
+    def __init__(
+        self,
+        space: Any,
+        task: str | BaseTask = "digits",
+        *,
+        seed: int = 0,
+        batch_size: int = 64,
+        lr: float = 5e-3,
+        random_subnets: int = 2,
+        distill: bool = True,
+        split: Iterable[str] = SPLITS,
+        sandwich: bool = True,
+        feasible: Callable[[Any], bool] | None = None,
+        scan: int = SCAN_SAMPLES,
+    ) -> None:
+        unknown = sorted(set(split) - set(SPLITS))
+        if unknown:
+            raise ValueError(f"Supernet split takes {list(SPLITS)}; got {unknown}.")
+        self.space = space
+        self.task_spec = task
         self.task = make_task(task)
         self.seed = seed
+        self.recipe = {
+            "batch_size": batch_size, "lr": lr, "random_subnets": random_subnets,
+            "distill": distill, "split": sorted(split), "sandwich": sandwich, "scan": scan,
+        }
+        self.split = frozenset(split)
+        self.feasible = feasible
+        self.steps_trained = 0
         self._plans: dict[str, _Plan] = {}
+        self._opt: torch.optim.Optimizer | None = None
+        archs = self._sample_many(np.random.default_rng([seed, 0]), scan)
+        self.largest, self.smallest = extremes(self, archs)
         shapes: dict[str, tuple[int, ...]] = {}
         donors: dict[str, tuple[int, _Plan, str]] = {}
         for arch in archs:
@@ -131,7 +189,6 @@ class Supernet:
                 shapes[key] = tuple(max(x, y) for x, y in zip(old, full, strict=True))
                 if key not in donors or math.prod(full) > donors[key][0]:
                     donors[key] = (math.prod(full), plan, name)
-        self._opt: torch.optim.Optimizer | None = None
         gen = torch.Generator().manual_seed(seed)
         self.weights: dict[str, torch.nn.Parameter] = {}
         for key, shape in shapes.items():
@@ -142,6 +199,18 @@ class Supernet:
             donor = dict(plan.model.named_parameters())[name].detach()
             tensor[tuple(slice(0, n) for n in full)] = donor.reshape(full)
             self.weights[key] = torch.nn.Parameter(tensor)
+
+    def _sample(self, rng: np.random.Generator) -> Any:
+        """A random subnet (a feasible one, when ``feasible`` accepts any of 64 draws)."""
+        arch = self.space.sample(rng)
+        for _ in range(63):
+            if self.feasible is None or self.feasible(arch):
+                break
+            arch = self.space.sample(rng)
+        return arch
+
+    def _sample_many(self, rng: np.random.Generator, n: int) -> list[Any]:
+        return [self._sample(rng) for _ in range(n)]
 
     def adapt(self, arch: Any) -> dict[str, Any]:
         """The architecture dict with the task's input and head."""
@@ -168,17 +237,20 @@ class Supernet:
                 if layout is not None:
                     axis, split = layout
                     full = (*shape[:axis], *split, *shape[axis + 1 :])
-                slots[name] = (share_key(a, name), full, shape)
+                slots[name] = (share_key(a, name, len(full), self.split), full, shape)
             plan = self._plans[cache] = _Plan(model, slots)
         return plan
 
     def params(self, arch: Any) -> dict[str, torch.Tensor]:
         """The subnet's parameters, sliced from the shared weights (gradients flow back)."""
-        out = {}
-        for name, (key, full, shape) in self._plan(arch).slots.items():
+        slots = self._plan(arch).slots.values()
+        # Grow first: a slice taken before its tensor grows would no longer match its grad.
+        for key, full, _ in slots:
             self._fit(key, full)
-            out[name] = self.weights[key][tuple(slice(0, n) for n in full)].reshape(shape)
-        return out
+        return {
+            name: self.weights[key][tuple(slice(0, n) for n in full)].reshape(shape)
+            for name, (key, full, shape) in self._plan(arch).slots.items()
+        }
 
     def _fit(self, key: str, full: tuple[int, ...]) -> None:
         """Grow a shared tensor (and its optimiser state) for a subnet larger than the scan saw.
@@ -214,8 +286,9 @@ class Supernet:
         """Logits of subnet ``arch`` with inherited weights."""
         return torch.func.functional_call(self._plan(arch).model, self.params(arch), (x,))
 
-    def standalone(self, arch: Any) -> torch.nn.Module:
-        """A fresh ``space.build`` model of ``arch`` holding copies of its inherited weights."""
+    def subnet(self, arch: Any) -> torch.nn.Module:
+        """The ``space.build`` model of ``arch`` (task-adapted) holding copies of its inherited
+        weights; its ``state_dict`` loads into ``space.build`` of the same architecture."""
         model = sp.build(self.adapt(arch), seed=self.seed)
         own = dict(model.named_parameters())
         with torch.no_grad():
@@ -223,40 +296,112 @@ class Supernet:
                 own[name].copy_(value)
         return model
 
-    def train(
-        self,
-        largest: Any,
-        smallest: Any,
-        sample: Callable[[np.random.Generator], Any],
-        steps: int,
-        *,
-        batch_size: int = 64,
-        lr: float = 5e-3,
-        random_subnets: int = 2,
-    ) -> None:
-        """Sandwich-rule training: each step sums the losses of the largest, the smallest and
-        ``random_subnets`` random subnets (``sample(rng)``) on one batch; AdamW, warm-up and
-        cosine decay as in standalone training."""
+    def train(self, steps: int | None = None, seconds: float | None = None) -> Supernet:
+        """Sandwich-rule training for ``steps`` steps or ``seconds`` (the first reached).
+
+        Each step sums, on one batch, the losses of the largest subnet (on the labels), the
+        smallest and ``random_subnets`` random subnets (on the largest's predictions with
+        ``distill``, else on the labels). AdamW, warm-up, cosine decay over the budget. A
+        second call trains on with a fresh schedule and its own seeded data.
+        """
+        if steps is None and seconds is None:
+            raise ValueError("Supernet.train needs a budget: steps=N or seconds=S.")
+        r = self.recipe
+        lr = r["lr"]
         opt = self._opt = torch.optim.AdamW(self.weights.values(), lr=lr, weight_decay=0.01)
-        rng = np.random.default_rng([self.seed, 1])
-        warmup = max(1, steps // 20)
-        for step in range(steps):
-            scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * step / steps))
+        rng = np.random.default_rng([self.seed, 1, self.steps_trained])
+        total = steps if steps is not None else 10**9
+        warmup = max(1, (steps or 200) // 20)
+        start = time.perf_counter()
+        step = 0
+        while step < total:
+            elapsed = time.perf_counter() - start
+            if seconds is not None and elapsed >= seconds:
+                break
+            frac = step / total if steps is not None else elapsed / seconds  # type: ignore[operator]
+            scale = min(1.0, (step + 1) / warmup) * 0.5 * (1 + math.cos(math.pi * frac))
             for group in opt.param_groups:
                 group["lr"] = lr * scale
-            x, y = self.task.batch(rng, batch_size)
+            x, y = self.task.batch(rng, r["batch_size"])
             opt.zero_grad(set_to_none=True)
-            for arch in [largest, smallest, *(sample(rng) for _ in range(random_subnets))]:
-                _loss(self.forward(arch, x), y).backward()
+            others = self._sample_many(rng, r["random_subnets"])
+            # Any growth before the first forward: autograd keeps a parameter's old shape while
+            # a graph that used it is alive.
+            for arch in [self.largest, self.smallest, *others]:
+                for key, full, _ in self._plan(arch).slots.values():
+                    self._fit(key, full)
+            teacher = None
+            if r["sandwich"]:
+                logits = self.forward(self.largest, x)
+                _loss(logits, y).backward()
+                teacher = logits.detach() if r["distill"] else None
+                others.append(self.smallest)
+            for arch in others:
+                logits = self.forward(arch, x)
+                loss = _loss(logits, y) if teacher is None else _distill(logits, teacher, y)
+                loss.backward()
             torch.nn.utils.clip_grad_norm_(list(self.weights.values()), 1.0)
             opt.step()
+            step += 1
         opt.zero_grad(set_to_none=True)
         self._opt = None
+        self.steps_trained += step
+        return self
 
+    @torch.no_grad()
     def evaluate(self, arch: Any) -> dict[str, float]:
         """Validation ``accuracy`` and ``loss`` of a subnet with inherited weights."""
         metrics = validation_metrics(lambda x: self.forward(arch, x), self.task)
         return {"accuracy": metrics["accuracy"], "loss": metrics["loss"]}
+
+    def score(self, archs: Iterable[Any]) -> list[float]:
+        """Validation accuracy of each architecture with inherited weights (deterministic)."""
+        return [self.evaluate(arch)["accuracy"] for arch in archs]
+
+    def save(self, path: str | Path) -> None:
+        """Write the shared weights, the recipe, the space and the task to ``path`` (not
+        ``feasible``, which may hold a database connection: a loaded supernet trains on without
+        it)."""
+        # By value: a study's space holds lambdas (derived sizes) pickle cannot name.
+        from ray import cloudpickle
+
+        torch.save(
+            {
+                "format": "hetnas-supernet/1",
+                "space": cloudpickle.dumps(self.space),
+                "task": cloudpickle.dumps(self.task_spec),
+                "seed": self.seed,
+                "recipe": self.recipe,
+                "steps_trained": self.steps_trained,
+                "weights": {k: v.detach().clone() for k, v in self.weights.items()},
+            },
+            path,
+        )
+
+    @classmethod
+    def load(cls, path: str | Path) -> Supernet:
+        """The supernet ``save`` wrote (same scores, same subnets)."""
+        from ray import cloudpickle
+
+        state = torch.load(path, weights_only=False)
+        recipe = dict(state["recipe"])
+        supernet = cls(
+            cloudpickle.loads(state["space"]),
+            cloudpickle.loads(state["task"]),
+            seed=state["seed"],
+            **recipe,
+        )
+        supernet.weights = {k: torch.nn.Parameter(v) for k, v in state["weights"].items()}
+        supernet.steps_trained = state["steps_trained"]
+        return supernet
+
+
+def _distill(logits: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+    """Cross-entropy against the teacher's soft predictions (KL up to a constant)."""
+    if logits.dim() == 3:
+        keep = y.flatten() != IGNORE
+        logits, teacher = logits.flatten(0, 1)[keep], teacher.flatten(0, 1)[keep]
+    return -(F.softmax(teacher, -1) * F.log_softmax(logits, -1)).sum(-1).mean()
 
 
 def _padded(value: torch.Tensor, shape: tuple[int, ...], old: tuple[slice, ...]) -> torch.Tensor:

@@ -4,7 +4,7 @@ A live view asks for the trials queued or finished since its last poll; with the
 is two short range scans instead of a pass over every trial of the study.
 
 Revision ID: v0.1.0.d
-Revises: v0.1.0.b
+Revises: v0.1.0.e
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ from __future__ import annotations
 from alembic import op
 
 revision = "v0.1.0.d"
-down_revision = "v0.1.0.b"
+down_revision = "v0.1.0.e"
 branch_labels = None
 depends_on = None
 
@@ -26,4 +26,4 @@ def upgrade() -> None:
 def downgrade() -> None:
     op.drop_index("ix_trials_study_id_queued", "trials")
     op.drop_index("ix_trials_study_id_finished", "trials")
-    op.execute("UPDATE version_info SET schema_version = 'v0.1.0.b'")
+    op.execute("UPDATE version_info SET schema_version = 'v0.1.0.e'")
