@@ -214,12 +214,16 @@ def one_run(folder: Path, dashboard: bool) -> dict[str, object]:
         server.terminate()
         server.wait(10)
     with storage.connect(url, read_only=True) as db:
-        counts = db.get_study("hardware")["counts"]
+        try:
+            counts = db.get_study("hardware")["counts"]
+        except storage.StudyNotFound:  # the run failed before creating it: rc and output say why
+            counts = {"FAILED": 0, "COMPLETE": 0}
     text = run.stdout + run.stderr
     return {"dashboard": dashboard, "seconds": seconds, "rc": run.returncode,
             "failed": counts["FAILED"], "complete": counts["COMPLETE"],
             "locked": "locked" in text.lower(), "polls": poller.polls if poller else 0,
-            "poll_errors": poller.errors if poller else []}
+            "poll_errors": poller.errors if poller else [],
+            "output": _tail(text) if run.returncode else ""}
 
 
 def measure_run(rounds: int) -> None:
@@ -257,6 +261,10 @@ def measure_run(rounds: int) -> None:
     bad = [x for x in results if x["rc"] != 0 or x["failed"] or x["poll_errors"] or x["locked"]]
     for x in bad:
         print(f"problem: {x}")
+
+
+def _tail(text: str) -> str:
+    return " | ".join(text.strip().splitlines()[-3:])
 
 
 def load() -> str:

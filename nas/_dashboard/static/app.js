@@ -105,6 +105,7 @@ class LiveStudy {
     this.name = name;
     this.onChange = onChange;
     this.trials = new Map();
+    this.metricNames = new Set();
     this.timer = null;
     this.stopped = false;
   }
@@ -112,6 +113,7 @@ class LiveStudy {
     const data = await api(`/api/studies/${encodeURIComponent(this.name)}`);
     this.info = data.study;
     this.cursor = data.cursor;
+    for (const k of Object.keys(data.trials.metrics)) this.metricNames.add(k);
     for (const t of rows(data.trials)) this.trials.set(t.id, t);
     return this;
   }
@@ -124,7 +126,9 @@ class LiveStudy {
         const q = `/api/studies/${encodeURIComponent(this.name)}/changes?since=` +
           encodeURIComponent(this.cursor);
         const data = await api(q);
+        if (this.stopped) return;  // the page was left while the poll was on its way
         this.cursor = data.cursor;
+        for (const k of Object.keys(data.trials.metrics)) this.metricNames.add(k);
         let changed = false;
         for (const t of rows(data.trials)) {
           const old = this.trials.get(t.id);
@@ -360,7 +364,7 @@ async function studyPage(name) {
   }
 
   function drawTable() {
-    const metricNames = [...new Set([...names, ...info.metric_names])];
+    const metricNames = [...new Set([...names, ...[...live.metricNames].sort()])];
     let rows = live.sorted();
     if (state.stateFilter) rows = rows.filter((t) => t.s === state.stateFilter);
     if (state.matched) rows = rows.filter((t) => state.matched.has(t.id));
