@@ -13,6 +13,7 @@ from evaluators._base import Compose
 from evaluators._calibrate import calibrate
 from evaluators._calibrate import measure_latencies
 from evaluators._calibrate import measure_latency_ms
+from evaluators._calibrate import measure_latency_stats
 from evaluators._calibrate import sample_calibration_archs
 from evaluators._direct import MeasuredLatencyEvaluator
 from evaluators._direct import StaticCostEvaluator
@@ -84,6 +85,7 @@ __all__ = [
     "load_latency_model",
     "mcuformer_proxy_sram",
     "measure_latencies",
+    "measure_latency_stats",
     "measure_latency_ms",
     "mpc_breakdown",
     "predict",

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import statistics
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,6 +11,7 @@ import torch
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
+import kernels
 import space
 import storage as storage_pkg
 from evaluators._errors import NotCalibratedError
@@ -20,26 +19,46 @@ from evaluators._kernel_model import KernelLatencyModel
 from evaluators._latency import LatencyModel
 from evaluators._spaces import calibration_spaces
 
+# Fresh attempts at a model measured with too much noise (as the kernel profiler does).
+REMEASURE = 2
+
 
 def measure_latency_ms(arch: Any, batch_size: int = 1, *, device: str = "cpu",
                        repeats: int = 15, warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of ``build(arch)`` on its example input, no grad."""
+    """Forward milliseconds of ``build(arch)`` on its example input, no grad, by the
+    load-robust estimate of ``measure_latencies``."""
     return float(measure_latencies([arch], (batch_size,), device=device, repeats=repeats,
-                                   warmup=warmup, rounds=1)[0, 0])
+                                   warmup=warmup, rounds=min(5, repeats))[0, 0])
 
 
 def measure_latencies(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8), *,
                       device: str = "cpu", repeats: int = 15, warmup: int = 3, rounds: int = 5,
                       seed: int = 0, progress: Any = None) -> np.ndarray:
-    """Median forward milliseconds of each architecture at each batch size, shape
-    ``(len(archs), len(batch_sizes))``.
+    """Forward milliseconds of each architecture at each batch size, shape
+    ``(len(archs), len(batch_sizes))``; ``measure_latency_stats`` without the noise."""
+    return measure_latency_stats(archs, batch_sizes, device=device, repeats=repeats,
+                                 warmup=warmup, rounds=rounds, seed=seed, progress=progress)[0]
+
+
+def measure_latency_stats(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8), *,
+                          device: str = "cpu", repeats: int = 15, warmup: int = 3,
+                          rounds: int = 5, seed: int = 0,
+                          progress: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Forward milliseconds of each architecture at each batch size and their noise, both of
+    shape ``(len(archs), len(batch_sizes))``.
 
     Every model is built first; then ``rounds`` passes visit all (architecture, batch) pairs in
     a fresh random order, each timing ``ceil(repeats / rounds)`` calls. A burst of load from
-    another process then slows a little of every candidate instead of all of one, so the
-    medians stay comparable across a run. ``progress(done, total)`` follows the visits.
+    another process then slows a little of every candidate instead of all of one. Each call is
+    timed by ``kernels.clock_ns`` (thread CPU time at one intra-op thread on the CPU, wall time
+    otherwise) and a pair's milliseconds are ``kernels.robust_estimate`` of its calls (their
+    minimum), which load barely moves. A pair whose noise exceeds ``kernels.NOISY`` is
+    measured again (twice at most, the quietest attempt kept). ``progress(done, total)``
+    follows the
+    visits.
     """
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
+    clock, _ = kernels.clock_ns("cpu" if device == "cpu" else "cuda", torch.get_num_threads())
     cases = []
     for arch in archs:
         model = space.build(arch, seed=0).eval().to(device)
@@ -48,24 +67,39 @@ def measure_latencies(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8),
             x = tuple(t.to(device) for t in x) if isinstance(x, tuple) else (x.to(device),)
             cases.append((model, x))
     per_round = -(-repeats // rounds)
-    times: list[list[float]] = [[] for _ in cases]
+    best = np.full(len(cases), np.inf)
+    noise = np.full(len(cases), np.inf)
     order = np.random.default_rng(seed)
+    pending = list(range(len(cases)))
+    done, total = 0, rounds * len(cases)
     with torch.inference_mode():
         for model, x in cases:
             for _ in range(warmup):
                 model(*x)
-        for r in range(rounds):
-            for j, i in enumerate(order.permutation(len(cases))):
-                model, x = cases[i]
-                for _ in range(per_round):
-                    sync()
-                    start = time.perf_counter()
-                    model(*x)
-                    sync()
-                    times[i].append(1e3 * (time.perf_counter() - start))
-                if progress is not None:
-                    progress(r * len(cases) + j + 1, rounds * len(cases))
-    return np.array([statistics.median(t) for t in times]).reshape(len(archs), len(batch_sizes))
+        for attempt in range(REMEASURE + 1):
+            times: dict[int, list[float]] = {i: [] for i in pending}
+            for _ in range(rounds):
+                for i in order.permutation(pending):
+                    model, x = cases[i]
+                    for _ in range(per_round):
+                        sync()
+                        start = clock()
+                        model(*x)
+                        sync()
+                        times[i].append(1e-6 * (clock() - start))
+                    done += 1
+                    if progress is not None:
+                        progress(done, total)
+            for i, t in times.items():
+                ms, n = kernels.robust_estimate(t)
+                if n < noise[i]:
+                    best[i], noise[i] = ms, n
+            pending = [i for i in pending if noise[i] > kernels.NOISY]
+            if not pending or attempt == REMEASURE:
+                break
+            total += rounds * len(pending)
+    shape = (len(archs), len(batch_sizes))
+    return best.reshape(shape), noise.reshape(shape)
 
 
 def sample_calibration_archs(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -133,7 +167,8 @@ def calibrate(
 
     Returns:
         ``{"version", "weights", "validation": {"mape", "within_10", "spearman", "n_fit",
-        "n_validation", ...}}``.
+        "n_validation", "noise_median", "noisy", ...}}``: ``noisy`` counts the measured
+        models whose noise stayed above ``kernels.NOISY`` after re-measuring.
 
     Raises:
         NotCalibratedError: the device has no kernel profiles (run ``nas profile``).
@@ -147,8 +182,9 @@ def calibrate(
         # Measure with the intra-op threads the kernels were profiled with.
         torch.set_num_threads(int(records[-1].get("threads") or threads))
         x = np.stack([model.features(arch, b) for arch in archs for b in batch_sizes])
-        y = measure_latencies(archs, batch_sizes, device=device, repeats=repeats, seed=seed,
-                              progress=progress).ravel()
+        y, noise = measure_latency_stats(archs, batch_sizes, device=device, repeats=repeats,
+                                         seed=seed, progress=progress)
+        y, noise = y.ravel(), noise.ravel()
         order = np.random.default_rng(seed).permutation(len(archs))
         n_val = int(round(validation_fraction * len(archs)))
         val_archs = set(order[:n_val].tolist())
@@ -160,6 +196,8 @@ def calibrate(
             "n_fit": int(len(archs) - n_val), "n_validation": int(n_val),
             "batch_sizes": list(batch_sizes), "kernel_only": accuracy(x[:, 0], y),
             "threads": torch.get_num_threads(),
+            "noise_median": float(np.median(noise)),
+            "noisy": int((noise > kernels.NOISY).sum()),
         })
         model.weights = tuple(fit_residual(x, y).tolist())
         version = db.save_latency_model(device, model.to_params(), validation)
