@@ -54,8 +54,7 @@ def measure_latency_stats(archs: Sequence[Any], batch_sizes: Sequence[int] = (1,
     otherwise) and a pair's milliseconds are ``kernels.robust_estimate`` of its calls (their
     minimum), which load barely moves. A pair whose noise exceeds ``kernels.NOISY`` is
     measured again (twice at most, the quietest attempt kept). ``progress(done, total)``
-    follows the
-    visits.
+    follows the visits.
     """
     sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
     clock, _ = kernels.clock_ns("cpu" if device == "cpu" else "cuda", torch.get_num_threads())

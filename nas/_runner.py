@@ -404,7 +404,8 @@ class _Driver:
             pruned, values = result["pruned"], result["values"]
             error = None if pruned else (
                 result["error"] or self._missing_objective(result["metrics"]))
-            if tid is None and error is None and not pruned and not values:
+            files = result.get("artifacts") or []
+            if tid is None and error is None and not pruned and not values and not files:
                 plain.append((arch, result["metrics"]))
                 continue
             tid = self._start(arch) if tid is None else tid
@@ -413,6 +414,8 @@ class _Driver:
             if pruned:
                 self._prune(tid, arch, values)
             elif error is None:
+                for a in files:
+                    self.db.add_artifact(tid, a["path"], a["sha256"])
                 self.db.finish_trial(tid, result["metrics"], state="COMPLETE")
                 self._complete(arch, result["metrics"])
             else:
