@@ -39,6 +39,8 @@ from evaluators._mpc import MPCCostModel
 from evaluators._mpc import MPCNetwork
 from evaluators._mpc import fit_mpc_network
 from evaluators._mpc import mpc_breakdown
+from evaluators._onnxruntime import measure_onnxruntime_ms
+from evaluators._onnxruntime import measure_onnxruntime_stats
 from evaluators._predict import DEVICES
 from evaluators._predict import CostEvaluator
 from evaluators._predict import device_metrics
@@ -100,6 +102,8 @@ __all__ = [
     "mcuformer_proxy_sram",
     "measure_latencies",
     "measure_latency_stats",
+    "measure_onnxruntime_ms",
+    "measure_onnxruntime_stats",
     "measure_latency_ms",
     "mpc_breakdown",
     "onnx_run",

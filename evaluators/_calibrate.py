@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Sequence
 from typing import Any
@@ -17,10 +18,10 @@ import storage as storage_pkg
 from evaluators._errors import NotCalibratedError
 from evaluators._kernel_model import KernelLatencyModel
 from evaluators._latency import LatencyModel
+from evaluators._onnxruntime import PROFILE_DEVICE
+from evaluators._onnxruntime import measure_onnxruntime_stats
 from evaluators._spaces import calibration_spaces
-
-# Fresh attempts at a model measured with too much noise (as the kernel profiler does).
-REMEASURE = 2
+from evaluators._timing import time_calls
 
 
 def measure_latency_ms(arch: Any, batch_size: int = 1, *, device: str = "cpu",
@@ -56,49 +57,20 @@ def measure_latency_stats(archs: Sequence[Any], batch_sizes: Sequence[int] = (1,
     measured again (twice at most, the quietest attempt kept). ``progress(done, total)``
     follows the visits.
     """
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    clock, _ = kernels.clock_ns("cpu" if device == "cpu" else "cuda", torch.get_num_threads())
-    cases = []
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    calls = []
     for arch in archs:
         model = space.build(arch, seed=0).eval().to(device)
         for b in batch_sizes:
             x = model.example_input(b)
             x = tuple(t.to(device) for t in x) if isinstance(x, tuple) else (x.to(device),)
-            cases.append((model, x))
-    per_round = -(-repeats // rounds)
-    best = np.full(len(cases), np.inf)
-    noise = np.full(len(cases), np.inf)
-    order = np.random.default_rng(seed)
-    pending = list(range(len(cases)))
-    done, total = 0, rounds * len(cases)
+            calls.append(functools.partial(model, *x))
+    clock, _ = kernels.clock_ns("cpu" if device == "cpu" else "cuda", torch.get_num_threads())
     with torch.inference_mode():
-        for model, x in cases:
-            for _ in range(warmup):
-                model(*x)
-        for attempt in range(REMEASURE + 1):
-            times: dict[int, list[float]] = {i: [] for i in pending}
-            for _ in range(rounds):
-                for i in order.permutation(pending):
-                    model, x = cases[i]
-                    for _ in range(per_round):
-                        sync()
-                        start = clock()
-                        model(*x)
-                        sync()
-                        times[i].append(1e-6 * (clock() - start))
-                    done += 1
-                    if progress is not None:
-                        progress(done, total)
-            for i, t in times.items():
-                ms, n = kernels.robust_estimate(t)
-                if n < noise[i]:
-                    best[i], noise[i] = ms, n
-            pending = [i for i in pending if noise[i] > kernels.NOISY]
-            if not pending or attempt == REMEASURE:
-                break
-            total += rounds * len(pending)
+        ms, noise = time_calls(calls, clock, sync=sync, repeats=repeats, warmup=warmup,
+                               rounds=rounds, seed=seed, progress=progress)
     shape = (len(archs), len(batch_sizes))
-    return best.reshape(shape), noise.reshape(shape)
+    return ms.reshape(shape), noise.reshape(shape)
 
 
 def sample_calibration_archs(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -131,14 +103,16 @@ def accuracy(pred: np.ndarray, measured: np.ndarray) -> dict[str, float]:
             "spearman": float(rho)}
 
 
-def _profiles(db: Any, device: str) -> list[dict[str, Any]]:
+def _profiles(db: Any, device: str, target: str | None = None) -> list[dict[str, Any]]:
     """The device's newest record per (op, shape), among records taken with the thread count of
-    the newest profile: a re-profile with other threads replaces, never mixes."""
+    the newest profile: a re-profile with other threads replaces, never mixes. ``target`` is
+    the device being calibrated when its profile is another's."""
     records = db.profiles(device)
     if not records:
         raise NotCalibratedError(
             f"Device {device!r} has no kernel profiles in this database. "
-            f"Run: nas profile --device {device} (then nas calibrate --device {device})"
+            f"Run: nas profile --device {device} (then nas calibrate --device "
+            f"{target or device})"
         )
     threads = records[-1].get("threads")
     latest = {(r["op"], json.dumps(r["shape"], sort_keys=True)): r
@@ -160,6 +134,8 @@ def calibrate(
 ) -> dict[str, Any]:
     """Fit the device's latency model on its stored profiles and measured models; store it.
 
+    ``onnxruntime-cpu`` is fitted on the ``cpu`` profiles and measured in ONNX Runtime.
+
     Measures ``n_archs`` random architectures of the two calibration spaces (or ``archs``) at
     each batch size, fits the residual weights on all but ``validation_fraction`` of them,
     reports the error on the rest, then refits on all and saves with ``db.save_latency_model``.
@@ -175,14 +151,20 @@ def calibrate(
     db = storage_pkg.connect(storage)
     threads = torch.get_num_threads()
     try:
-        records = _profiles(db, device)
+        # onnxruntime-cpu prices its calls with the torch CPU profile (evaluators._onnxruntime).
+        records = _profiles(db, PROFILE_DEVICE.get(device, device), device)
         model = LatencyModel(KernelLatencyModel.fit(device, records))
         archs = list(archs) if archs is not None else sample_calibration_archs(n_archs, seed)
         # Measure with the intra-op threads the kernels were profiled with.
         torch.set_num_threads(int(records[-1].get("threads") or threads))
         x = np.stack([model.features(arch, b) for arch in archs for b in batch_sizes])
-        y, noise = measure_latency_stats(archs, batch_sizes, device=device, repeats=repeats,
-                                         seed=seed, progress=progress)
+        if device in PROFILE_DEVICE:
+            y, noise = measure_onnxruntime_stats(archs, batch_sizes,
+                                                 threads=torch.get_num_threads(),
+                                                 repeats=repeats, seed=seed, progress=progress)
+        else:
+            y, noise = measure_latency_stats(archs, batch_sizes, device=device,
+                                             repeats=repeats, seed=seed, progress=progress)
         y, noise = y.ravel(), noise.ravel()
         order = np.random.default_rng(seed).permutation(len(archs))
         n_val = int(round(validation_fraction * len(archs)))

@@ -148,32 +148,63 @@ def export_model(arch: Any, path: str | os.PathLike[str], fmt: str, *,
     return {"path": str(out), "format": fmt, "max_rel_error": error}
 
 
-def _onnx(model: torch.nn.Module, x: torch.Tensor, out: Path) -> np.ndarray | None:
+def onnx_bytes(model: torch.nn.Module, x: torch.Tensor) -> bytes:
+    """``model`` as a checked ONNX model (input ``input``, output ``output``, batch dynamic).
+
+    Raises:
+        EvaluatorError: the ``onnx`` package is not installed.
+    """
     try:
         import onnx
     except ImportError as exc:
         raise EvaluatorError(
             "ONNX export needs the onnx package: pip install 'hetnas[onnx]' (onnx, onnxruntime)."
         ) from exc
+    buf = io.BytesIO()
     with warnings.catch_warnings():
+        # The exporter warns about every Python-level shape check it freezes.
         warnings.simplefilter("ignore")
-        torch.onnx.export(model, (x,), str(out), dynamo=False, opset_version=_OPSET,
+        torch.onnx.export(model, (x,), buf, dynamo=False, opset_version=_OPSET,
                           input_names=["input"], output_names=["output"],
                           dynamic_axes={"input": {0: "batch"}, "output": {0: "batch"}})
-    onnx.checker.check_model(str(out))
-    return onnx_run(out, x.numpy())
+    data = buf.getvalue()
+    onnx.checker.check_model(onnx.load_from_string(data))
+    return data
 
 
-def onnx_run(path: str | os.PathLike[str], x: np.ndarray) -> np.ndarray | None:
+def _onnx(model: torch.nn.Module, x: torch.Tensor, out: Path) -> np.ndarray | None:
+    data = onnx_bytes(model, x)
+    out.write_bytes(data)
+    return onnx_run(data, x.numpy())
+
+
+def onnx_session(model: str | os.PathLike[str] | bytes, threads: int = 1) -> Any:
+    """An ONNX Runtime CPU session on ``threads`` intra-op threads, ops run one at a time.
+
+    Raises:
+        EvaluatorError: onnxruntime is not installed.
+    """
+    try:
+        import onnxruntime as ort
+    except ImportError as exc:
+        raise EvaluatorError(
+            "This needs ONNX Runtime: pip install 'hetnas[onnx]' (onnx, onnxruntime)."
+        ) from exc
+    options = ort.SessionOptions()
+    options.intra_op_num_threads = threads
+    options.inter_op_num_threads = 1
+    options.log_severity_level = 3
+    source = model if isinstance(model, bytes) else str(model)
+    return ort.InferenceSession(source, options, providers=["CPUExecutionProvider"])
+
+
+def onnx_run(model: str | os.PathLike[str] | bytes, x: np.ndarray) -> np.ndarray | None:
     """The ONNX model's output on ``x`` by ONNX Runtime on one CPU thread (None without
     onnxruntime)."""
     try:
-        import onnxruntime as ort
-    except ImportError:
+        session = onnx_session(model)
+    except EvaluatorError:
         return None
-    options = ort.SessionOptions()
-    options.intra_op_num_threads = 1
-    session = ort.InferenceSession(str(path), options, providers=["CPUExecutionProvider"])
     return session.run(None, {"input": x})[0]
 
 
