@@ -18,6 +18,11 @@ quiet, beside 2 CPU-burning processes and beside one training job, and prints MA
 rows:
 
     python benchmarks/latency.py --under-load --archs 30
+
+--onnxruntime checks the onnxruntime-cpu device the same way (cpu profile, calibration and
+held-out models measured in ONNX Runtime):
+
+    python benchmarks/latency.py --onnxruntime --archs 30
 """
 
 from __future__ import annotations
@@ -431,6 +436,40 @@ def under_load_benchmark(n_archs: int, n_calibration: int, repeats: int, seed: i
         "predicts the quiet one.", width=99))
 
 
+def onnxruntime_benchmark(n_archs: int, n_calibration: int, repeats: int, seed: int) -> None:
+    """The onnxruntime-cpu device: cpu profile, calibration on models run by ONNX Runtime,
+    then held-out models measured in ONNX Runtime against the prediction."""
+    import evaluators
+    import kernels
+    import storage
+    from evaluators._calibrate import accuracy
+
+    print(f"\nonnxruntime-cpu: `nas profile --device cpu --quick`, calibration on "
+          f"{n_calibration} models run by ONNX Runtime (1 intra-op thread), {n_archs} held-out "
+          "models × batch 1 and 8", flush=True)
+    load_before = os.getloadavg()[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        url = f"sqlite:///{Path(tmp) / 'ort.db'}"
+        storage.connect(url).add_profiles(kernels.profile("cpu", grid="quick"))
+        cal = evaluators.calibrate("onnxruntime-cpu", url, n_archs=n_calibration,
+                                   repeats=repeats, seed=seed)
+        held = _held_out(n_archs, n_calibration, seed)
+        measured, _ = evaluators.measure_onnxruntime_stats(held, (1, 8), repeats=repeats,
+                                                           seed=seed + 1)
+        torch_ms = evaluators.measure_latencies(held, (1, 8), repeats=repeats, seed=seed + 1)
+        rows = [evaluators.predict(held, "onnxruntime-cpu", url, batch_size=b) for b in (1, 8)]
+    predicted = np.array([[r["latency_ms"] for r in rows[j]] for j in range(2)]).T
+    v = cal["validation"]
+    print(f"residual weights {np.round(cal['weights'], 4)}; held-out during calibration MAPE "
+          f"{v['mape']:.1f}%; load average {load_before:.1f}-{os.getloadavg()[0]:.1f}")
+    for label, j in (("all", slice(None)), ("batch 1", 0), ("batch 8", 1)):
+        acc = accuracy(predicted[:, j].ravel(), measured[:, j].ravel())
+        print(f"{label:>8}: MAPE {acc['mape']:.1f}% (target ≤ 10), within ±10% "
+              f"{acc['within_10']:.0f}%, Spearman {acc['spearman']:.3f}")
+    ratio = np.median(measured / torch_ms)
+    print(f"ONNX Runtime / torch CPU time, median over these models: {ratio:.2f}")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--storage", default="sqlite:///studies.db")
@@ -443,9 +482,14 @@ def main() -> None:
     parser.add_argument("--under-load", action="store_true",
                         help="only the CPU check quiet, beside 2 CPU burners and beside a "
                         "training job (each with its own profile and calibration)")
+    parser.add_argument("--onnxruntime", action="store_true",
+                        help="only the onnxruntime-cpu device's held-out check")
     parser.add_argument("--conditions", default=",".join(CONDITIONS),
                         help=f"comma-separated subset of {CONDITIONS} for --under-load")
     args = parser.parse_args()
+    if args.onnxruntime:
+        onnxruntime_benchmark(args.archs, args.calibration, args.repeats, args.seed)
+        return
     if args.under_load:
         conditions = [c.strip() for c in args.conditions.split(",") if c.strip()]
         bad = [c for c in conditions if c not in CONDITIONS]
