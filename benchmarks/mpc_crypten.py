@@ -26,6 +26,7 @@ from pathlib import Path
 
 _HERE = Path(__file__).resolve().parent
 sys.path[:] = [p for p in sys.path if Path(p or ".").resolve() != _HERE]
+sys.path.insert(0, str(_HERE.parent))
 VENV = _HERE.parent / ".cache" / "crypten"
 
 # (name, CrypTen expression over secret x (and w), input shapes): one op family each.
@@ -40,6 +41,7 @@ CASES = [
     ("softmax 260x65", "softmax", [(260, 65)]),
     ("softmax 64x16", "softmax", [(64, 16)]),
     ("2ReLU 260x65", "relu_softmax", [(260, 65)]),
+    ("softmax 4x8", "softmax", [(4, 8)]),
 ]
 
 
@@ -63,6 +65,35 @@ def model_costs() -> dict[str, dict[str, float]]:
         else:
             cost = ops.relu_softmax(*shapes[0])
         out[name] = {"rounds": cost.rounds, "bytes": cost.bytes}
+    return out
+
+
+def mpcvit_archs(n: int) -> list[dict]:
+    from studies.mpcvit import space
+
+    return [space.sample(seed=i).to_dict() for i in range(n)]
+
+
+def model_arch_costs(archs: list[dict]) -> dict[str, dict[str, float]]:
+    """The model's count per architecture, and the rounds if the head groups of a layer ran
+    one after another (as the CrypTen forward here runs them) instead of side by side."""
+    from evaluators import _mpc
+    from evaluators import _mpc_ops as ops
+    from evaluators._schema import head_groups
+
+    out = {}
+    for i, a in enumerate(archs):
+        cost = ops.total(list(_mpc.mpc_breakdown(a).values()))
+        serial = cost.rounds
+        for layer in a["layers"]:
+            rounds = []
+            for kind, h, d, p in head_groups(layer["mixer"], layer["width"]):
+                group = _mpc._Ledger()
+                _mpc._group_cost(group, kind, 1, h, d, 17, p, False)
+                rounds.append(sum(c.rounds for c in group.values()))
+            serial += sum(rounds) - max(rounds)
+        out[f"arch {i}"] = {"rounds": cost.rounds, "serial_rounds": serial,
+                            "bytes": cost.bytes}
     return out
 
 
@@ -102,6 +133,7 @@ from crypten import mpc
 
 CASES = json.loads(sys.argv[1])
 OUT = sys.argv[2]
+ARCHS = json.loads(sys.argv[3])
 
 
 def run(kind, xs):
@@ -127,6 +159,61 @@ def run(kind, xs):
     raise KeyError(kind)
 
 
+def enc(*shape):
+    return crypten.cryptensor(torch.randn(*shape) * 0.1)
+
+
+def layernorm(x, cols):
+    centred = x - x.mean(-1, keepdim=True)
+    inv = (centred.square().mean(-1, keepdim=True) + 1e-5).inv_sqrt()
+    return centred * inv * enc(cols)
+
+
+def arch_forward(a):
+    """The MPCViT-space model (patches, heads of softmax/relu/scale kind, pre-norm, GeLU FFN,
+    class token) in CrypTen ops, everything secret but the public scalings; head groups of one
+    kind are batched, groups run one after another."""
+    inp, layers = a["input"], a["layers"]
+    d = layers[0]["width"]
+    n_patch = (inp["image_size"] // inp["patch"]) ** 2
+    x = enc(n_patch, inp["patch"] ** 2 * inp["channels"]).matmul(enc(inp["patch"] ** 2
+                                                                     * inp["channels"], d))
+    x = crypten.cat([enc(1, d), x], dim=0)
+    s = n_patch + 1
+    for layer in layers:
+        h = layernorm(x, d)
+        qkv = h.matmul(enc(d, 3 * d))
+        heads = layer["mixer"]["heads"]
+        hd = heads[0]["head_dim"]
+        q, k, v = (qkv[:, i * d:(i + 1) * d].reshape(s, len(heads), hd).transpose(0, 1)
+                   for i in range(3))
+        outs = [None] * len(heads)
+        for kind in dict.fromkeys(hh["type"] for hh in heads):
+            idx = [i for i, hh in enumerate(heads) if hh["type"] == kind]
+            qi, ki, vi = (t[idx] for t in (q, k, v))
+            scores = qi.matmul(ki.transpose(1, 2)) * (1.0 / hd ** 0.5)
+            if kind == "softmax":
+                attn = scores.softmax(-1)
+            elif kind == "relu":
+                r = scores.relu()
+                attn = r * r.sum(-1, keepdim=True).reciprocal()
+            else:
+                attn = scores * (1.0 / s)
+            o = attn.matmul(vi)
+            for j, i in enumerate(idx):
+                outs[i] = o[j]
+        mixed = crypten.stack(outs, dim=0).transpose(0, 1).reshape(s, d)
+        x = x + mixed.matmul(enc(d, d))
+        h = layernorm(x, d)
+        f = layer["ffn"][0]
+        h = h.matmul(enc(d, f))
+        inner = (h + h.square() * h * 0.044715) * 0.7978845608
+        h = h * (inner.tanh() + 1) * 0.5
+        x = x + h.matmul(enc(f, d))
+    x = layernorm(x, d)
+    return x[0:1].matmul(enc(d, a["num_classes"]))
+
+
 @mpc.run_multiprocess(world_size=2)
 def parties():
     crypten.cfg.communicator.verbose = True
@@ -144,6 +231,14 @@ def parties():
         stats = comm.get().get_communication_stats()
         results.append({"name": name, "rounds": stats["rounds"], "bytes": stats["bytes"] / 2,
                         "seconds": seconds})
+    for i, a in enumerate(ARCHS):
+        comm.get().reset_communication_stats()
+        start = time.perf_counter()
+        arch_forward(a)
+        seconds = time.perf_counter() - start
+        stats = comm.get().get_communication_stats()
+        results.append({"name": f"arch {i}", "rounds": stats["rounds"],
+                        "bytes": stats["bytes"] / 2, "seconds": seconds})
     if comm.get().get_rank() == 0:
         with open(OUT, "w") as f:
             json.dump(results, f)
@@ -153,20 +248,24 @@ parties()
 '''
 
 
-def crypten_costs(python: Path) -> list[dict]:
+def crypten_costs(python: Path, archs: list[dict]) -> list[dict]:
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp) / "crypten.json"
-        subprocess.run([str(python), "-c", _CHILD, json.dumps(CASES), str(out)], check=True,
-                       env=_child_env(), cwd=tmp)
+        subprocess.run([str(python), "-c", _CHILD, json.dumps(CASES), str(out),
+                        json.dumps(archs)], check=True, env=_child_env(), cwd=tmp)
         return json.loads(out.read_text())
 
 
 def main() -> None:
-    argparse.ArgumentParser(description=__doc__.splitlines()[0]).parse_args()
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--archs", type=int, default=10,
+                        help="random architectures of the MPCViT study space")
+    args = parser.parse_args()
     python = ensure_venv()
-    model = model_costs()
+    archs = mpcvit_archs(args.archs)
+    model = {**model_costs(), **model_arch_costs(archs)}
     start = time.perf_counter()
-    measured = crypten_costs(python)
+    measured = crypten_costs(python, archs)
     print(f"CrypTen 0.4.1, 2 parties on loopback ({time.perf_counter() - start:.0f} s); bytes: "
           "one party's sends")
     print(f"{'op':<24} {'rounds':>7} {'model':>6} {'bytes':>10} {'model':>10} {'Δ bytes':>8} "
@@ -174,8 +273,14 @@ def main() -> None:
     for row in measured:
         m = model[row["name"]]
         diff = 100 * (m["bytes"] / row["bytes"] - 1) if row["bytes"] else float("nan")
-        print(f"{row['name']:<24} {row['rounds']:7.0f} {m['rounds']:6.0f} {row['bytes']:10.0f} "
+        rounds = m.get("serial_rounds", m["rounds"])
+        print(f"{row['name']:<24} {row['rounds']:7.0f} {rounds:6.0f} {row['bytes']:10.0f} "
               f"{m['bytes']:10.0f} {diff:+7.2f}% {row['seconds']:8.3f}")
+    print("arch i: random architectures of studies/mpcvit.py's space, batch 1; their model "
+          "rounds are with the head groups of a layer in sequence, as this CrypTen forward runs "
+          "them (the cost model lets groups share rounds: "
+          + ", ".join(f"{model[f'arch {i}']['rounds']:.0f}" for i in range(len(archs)))
+          + ").")
 
 
 if __name__ == "__main__":
