@@ -399,41 +399,46 @@ def _one_condition(condition: str, workdir: Path, n_archs: int, n_calibration: i
 def under_load_benchmark(n_archs: int, n_calibration: int, repeats: int, seed: int,
                          conditions: list[str]) -> None:
     """The CPU check per load condition, each with its own profile and calibration."""
-    from evaluators._calibrate import accuracy
 
     print(f"\nCPU end to end under load: per condition, `nas profile --quick`, calibration on "
           f"{n_calibration} models, {n_archs} held-out models × batch 1 and 8 and {n_archs} "
           "quickstart models × batch 1, all at one intra-op thread; load average (1 min) at the "
           "start and end of each condition (the machine is shared: 'quiet' has other users' "
           "load too).", flush=True)
-    results = {}
-    with tempfile.TemporaryDirectory() as tmp:
-        for condition in conditions:
-            results[condition] = _one_condition(condition, Path(tmp), n_archs, n_calibration,
-                                                repeats, seed)
-            r = results[condition]
-            print(f"  {condition}: {r['minutes']:.1f} min, {r['noisy_profiles']}/{r['profiles']} "
-                  f"profile records flagged noisy, {r['calibration']['noisy']} calibration "
-                  f"models noisy", flush=True)
-    print(f"{'condition':<14} {'models':<22} {'load avg':>11} {'MAPE %':>7} {'±10 %':>6} "
-          f"{'Spearman':>8} {'median ms':>9}")
-    quiet = results.get("quiet")
-    for condition, r in results.items():
-        load = f"{r['load'][0]:.1f}-{r['load'][1]:.1f}"
-        rows = [("held-out, b1+b8", r["predicted"], r["measured"]),
-                ("quickstart (sub-ms)", r["predicted_quick"], r["measured_quick"])]
-        if quiet is not None and condition != "quiet":
-            rows += [("held-out vs quiet", r["predicted"], quiet["measured"]),
-                     ("quickstart vs quiet", r["predicted_quick"], quiet["measured_quick"])]
-        for label, pred, meas in rows:
-            acc = accuracy(np.asarray(pred), np.asarray(meas))
-            print(f"{condition:<14} {label:<22} {load:>11} {acc['mape']:7.1f} "
-                  f"{acc['within_10']:6.0f} {acc['spearman']:8.3f} {np.median(meas):9.3f}")
     print(textwrap.fill(
         "Targets: under load MAPE ≤ 10 %, ≥ 80 % within ±10 %, Spearman ≥ 0.95; quiet MAPE ≤ "
         "5 %. 'vs quiet': the loaded condition's model against the quiet condition's "
         "measurements of the same models, i.e. whether a model built on a busy machine "
         "predicts the quiet one.", width=99))
+    results: dict[str, dict] = {}
+    header = (f"{'condition':<14} {'models':<22} {'load avg':>11} {'MAPE %':>7} {'±10 %':>6} "
+              f"{'Spearman':>8} {'median ms':>9}")
+    with tempfile.TemporaryDirectory() as tmp:
+        for condition in conditions:
+            results[condition] = r = _one_condition(condition, Path(tmp), n_archs,
+                                                    n_calibration, repeats, seed)
+            print(f"  {condition}: {r['minutes']:.1f} min, {r['noisy_profiles']}/{r['profiles']} "
+                  f"profile records flagged noisy, {r['calibration']['noisy']} calibration "
+                  f"models noisy", flush=True)
+            # Each condition's rows as soon as it is done: a run may take an hour.
+            print(header)
+            _print_condition(condition, r, results.get("quiet"))
+
+
+def _print_condition(condition: str, r: dict, quiet: dict | None) -> None:
+    from evaluators._calibrate import accuracy
+
+    load = f"{r['load'][0]:.1f}-{r['load'][1]:.1f}"
+    rows = [("held-out, b1+b8", r["predicted"], r["measured"]),
+            ("quickstart (sub-ms)", r["predicted_quick"], r["measured_quick"])]
+    if quiet is not None and condition != "quiet":
+        rows += [("held-out vs quiet", r["predicted"], quiet["measured"]),
+                 ("quickstart vs quiet", r["predicted_quick"], quiet["measured_quick"])]
+    for label, pred, meas in rows:
+        acc = accuracy(np.asarray(pred), np.asarray(meas))
+        print(f"{condition:<14} {label:<22} {load:>11} {acc['mape']:7.1f} "
+              f"{acc['within_10']:6.0f} {acc['spearman']:8.3f} {np.median(meas):9.3f}",
+              flush=True)
 
 
 def onnxruntime_benchmark(n_archs: int, n_calibration: int, repeats: int, seed: int) -> None:
