@@ -106,14 +106,22 @@ def register(sub: Any) -> None:
 
     parser = sub.add_parser(
         "export",
-        help="write a trial's architecture as JSON (input of `nas predict`)",
+        help="write a trial's architecture as JSON (input of `nas predict`), or its model as "
+        "a weights file, ONNX or TorchScript",
         description="Write the architecture of trial TRIAL (its global id, see `nas trials`) to "
         "FILE.json as its to_dict() form, and the trial itself (metrics, state, study) to "
-        "FILE.trial.json beside it. Existing files are replaced only with --force, and never "
+        "FILE.trial.json beside it. With --format pt, onnx or torchscript, write the built "
+        "model instead (its seed-0 initialisation, or with --weights the weights its training "
+        "kept: TrainEvaluator(keep_weights=True)); ONNX and TorchScript files are checked "
+        "against the PyTorch module. Existing files are replaced only with --force, and never "
         "a database or a link.",
     )
     parser.add_argument("trial", type=trial_id, metavar="TRIAL", help="global trial id")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.json")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE")
+    parser.add_argument("--format", choices=("json", "pt", "onnx", "torchscript"),
+                        default="json", help="what to write (default json)")
+    parser.add_argument("--weights", action="store_true",
+                        help="the trained weights the trial kept (pt, onnx, torchscript)")
     parser.add_argument("--force", action="store_true", help="replace existing files")
     parser.add_argument(
         "--weights", action="store_true",
@@ -195,6 +203,15 @@ def _pareto(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format != "json":
+        from nas._cli._export import export_model
+
+        return export_model(args)
+    if args.weights:
+        raise UserError(
+            "--weights needs a model format: --format pt, onnx or torchscript (json holds "
+            "the architecture only)."
+        )
     target = check_output(args.output, force=args.force)
     sidecar = check_output(target.with_suffix(".trial.json"), force=args.force,
                            option="the trial file")
