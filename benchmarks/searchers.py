@@ -303,7 +303,7 @@ def wins(runs: list[dict], problems: list[str], mine: str, rivals: list[str]) ->
     for problem in problems:
         cells = []
         for b in BUDGETS:
-            def med(name, b=b):
+            def med(name, b=b, problem=problem):
                 values = [r["regret"][str(b)] for r in runs
                           if r["problem"] == problem and r["searcher"] == name
                           and str(b) in r["regret"]]  # fmt: skip
@@ -394,13 +394,16 @@ def main() -> None:
         runs = [json.loads(line) for line in args.log.read_text().splitlines() if line]
     done = {(r["problem"], r["searcher"], r["seed"]) for r in runs}
     if not args.summarise:
-        for problem_name in args.problems:
-            problem = None
-            for seed in range(args.seeds):
+        problems: dict[str, Problem] = {}
+        # Seed-major, so an interrupted run still holds whole seeds of every problem.
+        for seed in range(args.seeds):
+            for problem_name in args.problems:
                 for name in args.searchers:
                     if (problem_name, name, seed) in done:
                         continue
-                    problem = problem or Problem(problem_name)
+                    if problem_name not in problems:
+                        problems[problem_name] = Problem(problem_name)
+                    problem = problems[problem_name]
                     run = run_one(problem, name, seed, max(BUDGETS), args.batch)
                     runs.append(run)
                     if args.log:

@@ -2,7 +2,9 @@
 
 Each searcher holds an in-memory Optuna study and one sampler for its lifetime (rebuilding a
 sampler per ask throws away its caches); before every ask the sampler's random streams are
-reseeded from the searcher's seed and ask count, so asks stay a pure function of the calls. ``space.draw`` walks the decisions an
+reseeded from the searcher's seed and ask count, so asks stay a pure function of the calls.
+
+``space.draw`` walks the decisions an
 architecture takes and asks the trial for each one, with the decision's path as the parameter
 name, so conditional and repeated decisions become Optuna's dynamic search space. Several
 objectives map to Optuna's multi-objective directions (MOTPE, NSGA-II's non-dominated sorting).
