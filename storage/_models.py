@@ -93,6 +93,9 @@ class Trial(Base):
         # that it is new and its claim are one insert, so drivers sharing a study never
         # evaluate it twice.
         Index("uq_trials_study_id_arch_id", "study_id", "arch_id", unique=True),
+        # Incremental polls: trials queued or finished since a moment (added in v0.1.0.d).
+        Index("ix_trials_study_id_finished", "study_id", "finished"),
+        Index("ix_trials_study_id_queued", "study_id", "queued"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

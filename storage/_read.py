@@ -9,8 +9,8 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy import or_
 from sqlalchemy import select
+from sqlalchemy import union
 
 from storage._engine import transaction
 from storage._errors import ArchitectureNotFound
@@ -19,6 +19,7 @@ from storage._models import DIRECTIONS
 from storage._models import Architecture
 from storage._models import Metric
 from storage._models import Trial
+from storage._queries import CHUNK
 from storage._queries import best_ids
 from storage._queries import constraints_condition
 from storage._queries import objective_table
@@ -41,7 +42,8 @@ from storage._where import parse_where
 CHANGE_SLACK_S = 10.0
 
 
-def _changed_since(since: str) -> Any:
+def _changed_since(study_id: int, since: str) -> Any:
+    """The ids of the study's trials that may have changed since the cursor ``since``."""
     try:
         stamp = to_db(since.removesuffix("Z"))
     except (AttributeError, TypeError, ValueError) as e:
@@ -49,8 +51,14 @@ def _changed_since(since: str) -> Any:
             f"A change cursor is the ISO time an earlier trial_changes() call returned; "
             f"got {since!r}. Start again with since=None."
         ) from e
-    return or_(Trial.state.in_(("QUEUED", "RUNNING")), Trial.finished >= stamp,
-               Trial.queued >= stamp)
+    # A union of three index range scans (state, finished, queued), where one OR would make
+    # both backends walk every trial of the study.
+    changed = union(
+        select(Trial.id).where(Trial.study_id == study_id, Trial.state.in_(("QUEUED", "RUNNING"))),
+        select(Trial.id).where(Trial.study_id == study_id, Trial.finished >= stamp),
+        select(Trial.id).where(Trial.study_id == study_id, Trial.queued >= stamp),
+    )
+    return changed
 
 
 class ReadMixin:
@@ -82,7 +90,7 @@ class ReadMixin:
         cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
         query = trial_select(arch=arch).where(Trial.study_id == info["id"])
         if since is not None:
-            query = query.where(_changed_since(since))
+            query = query.where(Trial.id.in_(_changed_since(info["id"], since)))
         with transaction(self._engine, write=False) as conn:
             return trial_dicts(conn, query.order_by(Trial.number)), str(cursor)
 
@@ -96,15 +104,22 @@ class ReadMixin:
         """
         info = self._study(study)
         cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
-        where = [Trial.study_id == info["id"]]
-        if since is not None:
-            where.append(_changed_since(since))
-        trials = select(Trial.id, Trial.number, Trial.state, Trial.worker,
-                        Trial.finished).where(*where).order_by(Trial.number)
-        values = (select(Metric.trial_id, Metric.name, Metric.value)
-                  .join(Trial, Trial.id == Metric.trial_id).where(*where))
+        trials = select(Trial.id, Trial.number, Trial.state, Trial.worker, Trial.finished)
+        values = select(Metric.trial_id, Metric.name, Metric.value)
         with transaction(self._engine, write=False) as conn:
-            rows = conn.execute(trials).all()
+            if since is None:
+                trials = trials.where(Trial.study_id == info["id"])
+                values = values.join(Trial, Trial.id == Metric.trial_id).where(
+                    Trial.study_id == info["id"])
+            else:
+                # The few changed ids first, then only their rows: filtering the study's
+                # trials by a subquery would walk all of them.
+                ids: Any = list(conn.execute(_changed_since(info["id"], since)).scalars())
+                if len(ids) > CHUNK:
+                    ids = _changed_since(info["id"], since)
+                trials = trials.where(Trial.id.in_(ids))
+                values = values.where(Metric.trial_id.in_(ids))
+            rows = conn.execute(trials.order_by(Trial.number)).all()
             found = conn.execute(values).all()
         position = {row[0]: i for i, row in enumerate(rows)}
         metrics: dict[str, list[float | None]] = {}

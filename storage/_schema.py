@@ -16,7 +16,7 @@ from storage._errors import SchemaError
 if TYPE_CHECKING:
     from alembic.config import Config
 
-HEAD = "v0.1.0.e"
+HEAD = "v0.1.0.d"
 """The schema revision this release reads and writes."""
 
 _MIGRATIONS = Path(__file__).resolve().parent / "_migrations"

@@ -118,14 +118,14 @@ def create_app(url: str, *, token: str | None = None, loopback_only: bool = True
         return JSONResponse({"study": info, "trials": rows, "cursor": cursor})
 
     def changes(request: Request) -> JSONResponse:
-        # A poll reads the counts and the changed trials only: studies are never edited, so
-        # the constraints read by the study's first page load still hold.
+        # A poll reads the changed trials only (the page counts states itself): studies are
+        # never edited, so the constraints read by the study's first page load still hold.
         name = request.path_params["name"]
         if name not in constraints:
             study_info(request)
         since = request.query_params.get("since")
         rows, cursor = source.changes(name, constraints[name], since or None)
-        return JSONResponse({"trials": rows, "cursor": cursor, "counts": source.counts(name)})
+        return JSONResponse({"trials": rows, "cursor": cursor})
 
     def match(request: Request) -> JSONResponse:
         where = request.query_params.get("where", "")

@@ -54,11 +54,7 @@ class Source:
 
     def study(self, name: str) -> dict[str, Any]:
         info = self._db.get_study(name)
-        return {**_study(info), "spec_source": info["spec_source"],
-                "metric_names": self._db.metric_names(name)}
-
-    def counts(self, name: str) -> dict[str, int]:
-        return self._db.get_study(name)["counts"]
+        return {**_study(info), "spec_source": info["spec_source"]}
 
     def changes(self, name: str, constraints: list[dict[str, Any]],
                 since: str | None) -> tuple[dict[str, Any], str]:

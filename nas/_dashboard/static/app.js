@@ -105,6 +105,7 @@ class LiveStudy {
     this.name = name;
     this.onChange = onChange;
     this.trials = new Map();
+    this.metricNames = new Set();
     this.timer = null;
     this.stopped = false;
   }
@@ -112,6 +113,7 @@ class LiveStudy {
     const data = await api(`/api/studies/${encodeURIComponent(this.name)}`);
     this.info = data.study;
     this.cursor = data.cursor;
+    for (const k of Object.keys(data.trials.metrics)) this.metricNames.add(k);
     for (const t of rows(data.trials)) this.trials.set(t.id, t);
     return this;
   }
@@ -124,8 +126,9 @@ class LiveStudy {
         const q = `/api/studies/${encodeURIComponent(this.name)}/changes?since=` +
           encodeURIComponent(this.cursor);
         const data = await api(q);
+        if (this.stopped) return;  // the page was left while the poll was on its way
         this.cursor = data.cursor;
-        this.info.counts = data.counts;
+        for (const k of Object.keys(data.trials.metrics)) this.metricNames.add(k);
         let changed = false;
         for (const t of rows(data.trials)) {
           const old = this.trials.get(t.id);
@@ -298,7 +301,10 @@ async function studyPage(name) {
   show(head, history, pareto, curves, table);
 
   function drawCounts() {
-    countsLine.textContent = Object.entries(info.counts).filter(([, n]) => n)
+    const counts = {};
+    for (const t of live.trials.values()) counts[t.s] = (counts[t.s] || 0) + 1;
+    countsLine.textContent = ["COMPLETE", "RUNNING", "QUEUED", "PRUNED", "FAILED"]
+      .filter((k) => counts[k]).map((k) => [k, counts[k]])
       .map(([k, n]) => `${n} ${k.toLowerCase()}`).join(", ") || "no trials";
   }
 
@@ -358,7 +364,7 @@ async function studyPage(name) {
   }
 
   function drawTable() {
-    const metricNames = [...new Set([...names, ...info.metric_names])];
+    const metricNames = [...new Set([...names, ...[...live.metricNames].sort()])];
     let rows = live.sorted();
     if (state.stateFilter) rows = rows.filter((t) => t.s === state.stateFilter);
     if (state.matched) rows = rows.filter((t) => state.matched.has(t.id));
@@ -502,7 +508,7 @@ async function comparePage(names) {
     const points = [];
     studies.forEach((s, i) => {
       const own = paretoPoints(s.trials.values(), x, y).filter((p) => p.ok);
-      for (const p of front2(own, dx, dy)) points.push({...p, cls: "feasible front", color: Plot.PALETTE[i % 10]});
+      for (const p of front2(own, dx, dy)) points.push({...p, cls: "feasible front study-" + i, color: Plot.PALETTE[i % 10]});
     });
     const hover = {
       onHover(p, ev) { tip.textContent = `trial id ${p.id}\n${x}: ${fmt(p.x)}\n${y}: ${fmt(p.y)}`; tip.hidden = false; tip.style.left = ev.clientX + 14 + "px"; tip.style.top = ev.clientY + 14 + "px"; },

@@ -41,6 +41,7 @@ const Plot = (() => {
   function fmt(v) {
     if (v === null || v === undefined || Number.isNaN(v)) return "";
     const a = Math.abs(v);
+    if (a >= 1e4 && a < 1e6 && Number.isInteger(v / 100)) return `${v / 1000}k`;
     if (a !== 0 && (a >= 1e5 || a < 1e-3)) return v.toExponential(2);
     return String(Math.round(v * 1000) / 1000);
   }
@@ -99,17 +100,47 @@ const Plot = (() => {
     return f.root;
   }
 
+  // Beyond this many points the ones off the front go on a canvas: 20,000 SVG circles take
+  // seconds to lay out, a canvas draws them in milliseconds. Front points stay SVG elements.
+  const SVG_POINTS = 3000;
+
   // points: [{x, y, cls, id, color?}]; hover and click report the point.
   function scatter(container, opt) {
     const f = frame(container, opt, extent(opt.points.map((p) => p.x)),
                     extent(opt.points.map((p) => p.y)));
+    f.root.setAttribute("data-points", opt.points.length);
     if (opt.frontLine && opt.frontLine.length > 1) {
       const d = opt.frontLine.map((p, k) => `${k ? "L" : "M"}${f.x(p.x)},${f.y(p.y)}`).join("");
       f.root.append(svg("path", {class: "frontline", d}));
     }
+    const onCanvas = opt.points.length > SVG_POINTS;
     const g = svg("g", {class: "points"});
+    const painted = [];
+    if (onCanvas) {
+      const W = Number(f.root.getAttribute("width")), H = Number(f.root.getAttribute("height"));
+      const canvas = document.createElement("canvas");
+      canvas.width = W; canvas.height = H;
+      canvas.className = "under";
+      const ctx = canvas.getContext("2d");
+      const style = getComputedStyle(document.documentElement);
+      const ok = style.getPropertyValue("--ok").trim() || "#1f77b4";
+      const bad = style.getPropertyValue("--bad").trim() || "#999";
+      opt.points.forEach((p, i) => {
+        if (p.cls.includes("front")) return;
+        const cx = f.x(p.x), cy = f.y(p.y);
+        painted.push([cx, cy, i]);
+        ctx.beginPath();
+        ctx.arc(cx, cy, 2.6, 0, 2 * Math.PI);
+        if (p.cls.includes("infeasible")) { ctx.strokeStyle = p.color || bad; ctx.stroke(); }
+        else { ctx.globalAlpha = 0.55; ctx.fillStyle = p.color || ok; ctx.fill(); ctx.globalAlpha = 1; }
+      });
+      const box = document.createElement("div");
+      box.className = "layered";
+      f.root.replaceWith(box);
+      box.append(canvas, f.root);
+    }
     // Front points last, so they are drawn on top and win the hover.
-    const order = opt.points.map((p, i) => i)
+    const order = opt.points.map((p, i) => i).filter((i) => !onCanvas || opt.points[i].cls.includes("front"))
       .sort((a, b) => (opt.points[a].cls.includes("front") ? 1 : 0) -
                       (opt.points[b].cls.includes("front") ? 1 : 0));
     for (const i of order) {
@@ -117,17 +148,37 @@ const Plot = (() => {
       const c = svg("circle", {class: "point " + p.cls, cx: f.x(p.x).toFixed(1),
                                cy: f.y(p.y).toFixed(1), r: p.cls.includes("front") ? 4.5 : 3.2,
                                "data-i": i, "data-trial": p.id});
-      if (p.color) { c.setAttribute("fill", p.color); c.setAttribute("stroke", p.color); }
+      // CSS classes outrank presentation attributes: a study's colour goes on the style.
+      if (p.color) { c.style.fill = p.color; c.style.stroke = "#333"; }
       g.append(c);
     }
+    // The nearest canvas point within 5 px of the mouse, when no SVG circle is under it.
+    const nearest = (ev) => {
+      const r = f.root.getBoundingClientRect(), mx = ev.clientX - r.left, my = ev.clientY - r.top;
+      let best = null, dist = 25;
+      for (const [cx, cy, i] of painted) {
+        const d = (cx - mx) * (cx - mx) + (cy - my) * (cy - my);
+        if (d < dist) { dist = d; best = i; }
+      }
+      return best === null ? null : opt.points[best];
+    };
     const pick = (ev) => {
       const i = ev.target.getAttribute && ev.target.getAttribute("data-i");
-      return i === null || i === undefined ? null : opt.points[Number(i)];
+      if (i !== null && i !== undefined) return opt.points[Number(i)];
+      return painted.length ? nearest(ev) : null;
     };
-    g.addEventListener("mouseover", (ev) => { const p = pick(ev); if (p && opt.onHover) opt.onHover(p, ev); });
-    g.addEventListener("mousemove", (ev) => { const p = pick(ev); if (p && opt.onMove) opt.onMove(p, ev); });
-    g.addEventListener("mouseout", (ev) => { if (opt.onLeave) opt.onLeave(ev); });
-    g.addEventListener("click", (ev) => { const p = pick(ev); if (p && opt.onClick) opt.onClick(p, ev); });
+    let hovered = null;
+    f.root.addEventListener("mousemove", (ev) => {
+      const p = pick(ev);
+      if (p !== hovered) {
+        if (hovered && opt.onLeave) opt.onLeave(ev);
+        if (p && opt.onHover) opt.onHover(p, ev);
+        hovered = p;
+      } else if (p && opt.onMove) opt.onMove(p, ev);
+      f.root.style.cursor = p ? "pointer" : "";
+    });
+    f.root.addEventListener("mouseleave", (ev) => { hovered = null; if (opt.onLeave) opt.onLeave(ev); });
+    f.root.addEventListener("click", (ev) => { const p = pick(ev); if (p && opt.onClick) opt.onClick(p, ev); });
     f.root.append(g);
     return f.root;
   }
