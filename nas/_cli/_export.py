@@ -18,20 +18,12 @@ def export_model(args: argparse.Namespace) -> int:
     with open_existing(args) as db:
         trial = db.trial(args.trial)
         arch = json.loads(db.architecture_json(trial["arch_id"]))
-        files = db.artifacts(trial["id"]) if args.weights else []
-    state = None
-    if args.weights:
-        kept = [f for f in files if f["path"].endswith(evaluators.WEIGHTS_SUFFIX)]
-        if not kept:
-            raise UserError(
-                f"trial {trial['id']} kept no weights; train with "
-                "TrainEvaluator(..., keep_weights=True), or export without --weights for the "
-                "untrained model."
-            )
-        try:
-            arch, state = evaluators.load_weights(kept[-1]["path"], kept[-1]["sha256"])
-        except evaluators.EvaluatorError as exc:
-            raise UserError(str(exc)) from exc
+        if args.weights:
+            from nas._artifacts import trial_weights
+
+            state = trial_weights(db, trial)
+        else:
+            state = None
     if target.exists():
         target.unlink()  # check_output allowed it: --force, and a plain file
     try:
@@ -44,7 +36,7 @@ def export_model(args: argparse.Namespace) -> int:
                     "weights": bool(args.weights), "path": result["path"],
                     "max_rel_error": error})
     else:
-        what = "trained" if args.weights else "untrained (seed 0)"
+        what = "" if args.weights else "untrained (seed 0) "
         check = "" if error is None else f"; outputs match PyTorch within {error:.1e} relative"
-        print(f"wrote trial {trial['id']}'s {what} model as {args.format} to {target}{check}")
+        print(f"wrote trial {trial['id']}'s {what}model as {args.format} to {target}{check}")
     return 0
