@@ -13,6 +13,21 @@ from evaluators._errors import EvaluatorError
 
 Report = Callable[[str, int, float], None]
 
+
+class Metrics(dict):
+    """An evaluator's metrics with the files it wrote for the trial (``artifacts``: dicts with
+    ``path`` and ``sha256``); the runner records those in the ``artifacts`` table. A plain
+    dict is a ``Metrics`` without files."""
+
+    def __init__(self, metrics: Mapping[str, float] = (), artifacts: Sequence[Mapping] = ()):
+        super().__init__(metrics)
+        self.artifacts = [dict(a) for a in artifacts]
+
+
+def artifacts_of(result: Any) -> list[dict[str, Any]]:
+    """The files an evaluator's result carries (none for a plain dict)."""
+    return list(getattr(result, "artifacts", ()))
+
 #: Units of every metric a built-in evaluator produces.
 METRIC_UNITS = {
     "latency_ms": "milliseconds per forward pass",
@@ -130,7 +145,7 @@ class Compose(BaseEvaluator):
                 check(space)
 
     def _merge(self, results: Sequence[Any]) -> dict[str, float]:
-        out: dict[str, float] = {}
+        out = Metrics(artifacts=[a for result in results for a in artifacts_of(result)])
         maker: dict[str, int] = {}
         for i, result in enumerate(results):
             for k, v in dict(result).items():

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+import functools
 import json
-import statistics
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -13,59 +12,65 @@ import torch
 from scipy.optimize import nnls
 from scipy.stats import spearmanr
 
+import kernels
 import space
 import storage as storage_pkg
 from evaluators._errors import NotCalibratedError
 from evaluators._kernel_model import KernelLatencyModel
 from evaluators._latency import LatencyModel
+from evaluators._onnxruntime import PROFILE_DEVICE
+from evaluators._onnxruntime import measure_onnxruntime_stats
 from evaluators._spaces import calibration_spaces
+from evaluators._timing import time_calls
 
 
 def measure_latency_ms(arch: Any, batch_size: int = 1, *, device: str = "cpu",
                        repeats: int = 15, warmup: int = 3) -> float:
-    """Median wall-clock milliseconds of ``build(arch)`` on its example input, no grad."""
+    """Forward milliseconds of ``build(arch)`` on its example input, no grad, by the
+    load-robust estimate of ``measure_latencies``."""
     return float(measure_latencies([arch], (batch_size,), device=device, repeats=repeats,
-                                   warmup=warmup, rounds=1)[0, 0])
+                                   warmup=warmup, rounds=min(5, repeats))[0, 0])
 
 
 def measure_latencies(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8), *,
                       device: str = "cpu", repeats: int = 15, warmup: int = 3, rounds: int = 5,
                       seed: int = 0, progress: Any = None) -> np.ndarray:
-    """Median forward milliseconds of each architecture at each batch size, shape
-    ``(len(archs), len(batch_sizes))``.
+    """Forward milliseconds of each architecture at each batch size, shape
+    ``(len(archs), len(batch_sizes))``; ``measure_latency_stats`` without the noise."""
+    return measure_latency_stats(archs, batch_sizes, device=device, repeats=repeats,
+                                 warmup=warmup, rounds=rounds, seed=seed, progress=progress)[0]
+
+
+def measure_latency_stats(archs: Sequence[Any], batch_sizes: Sequence[int] = (1, 8), *,
+                          device: str = "cpu", repeats: int = 15, warmup: int = 3,
+                          rounds: int = 5, seed: int = 0,
+                          progress: Any = None) -> tuple[np.ndarray, np.ndarray]:
+    """Forward milliseconds of each architecture at each batch size and their noise, both of
+    shape ``(len(archs), len(batch_sizes))``.
 
     Every model is built first; then ``rounds`` passes visit all (architecture, batch) pairs in
     a fresh random order, each timing ``ceil(repeats / rounds)`` calls. A burst of load from
-    another process then slows a little of every candidate instead of all of one, so the
-    medians stay comparable across a run. ``progress(done, total)`` follows the visits.
+    another process then slows a little of every candidate instead of all of one. Each call is
+    timed by ``kernels.clock_ns`` (thread CPU time at one intra-op thread on the CPU, wall time
+    otherwise) and a pair's milliseconds are ``kernels.robust_estimate`` of its calls (their
+    minimum), which load barely moves. A pair whose noise exceeds ``kernels.NOISY`` is
+    measured again (twice at most, the quietest attempt kept). ``progress(done, total)``
+    follows the visits.
     """
-    sync = torch.cuda.synchronize if device.startswith("cuda") else (lambda: None)
-    cases = []
+    sync = torch.cuda.synchronize if device.startswith("cuda") else None
+    calls = []
     for arch in archs:
         model = space.build(arch, seed=0).eval().to(device)
         for b in batch_sizes:
             x = model.example_input(b)
             x = tuple(t.to(device) for t in x) if isinstance(x, tuple) else (x.to(device),)
-            cases.append((model, x))
-    per_round = -(-repeats // rounds)
-    times: list[list[float]] = [[] for _ in cases]
-    order = np.random.default_rng(seed)
+            calls.append(functools.partial(model, *x))
+    clock, _ = kernels.clock_ns("cpu" if device == "cpu" else "cuda", torch.get_num_threads())
     with torch.inference_mode():
-        for model, x in cases:
-            for _ in range(warmup):
-                model(*x)
-        for r in range(rounds):
-            for j, i in enumerate(order.permutation(len(cases))):
-                model, x = cases[i]
-                for _ in range(per_round):
-                    sync()
-                    start = time.perf_counter()
-                    model(*x)
-                    sync()
-                    times[i].append(1e3 * (time.perf_counter() - start))
-                if progress is not None:
-                    progress(r * len(cases) + j + 1, rounds * len(cases))
-    return np.array([statistics.median(t) for t in times]).reshape(len(archs), len(batch_sizes))
+        ms, noise = time_calls(calls, clock, sync=sync, repeats=repeats, warmup=warmup,
+                               rounds=rounds, seed=seed, progress=progress)
+    shape = (len(archs), len(batch_sizes))
+    return ms.reshape(shape), noise.reshape(shape)
 
 
 def sample_calibration_archs(n: int, seed: int = 0) -> list[dict[str, Any]]:
@@ -98,14 +103,16 @@ def accuracy(pred: np.ndarray, measured: np.ndarray) -> dict[str, float]:
             "spearman": float(rho)}
 
 
-def _profiles(db: Any, device: str) -> list[dict[str, Any]]:
+def _profiles(db: Any, device: str, target: str | None = None) -> list[dict[str, Any]]:
     """The device's newest record per (op, shape), among records taken with the thread count of
-    the newest profile: a re-profile with other threads replaces, never mixes."""
+    the newest profile: a re-profile with other threads replaces, never mixes. ``target`` is
+    the device being calibrated when its profile is another's."""
     records = db.profiles(device)
     if not records:
         raise NotCalibratedError(
             f"Device {device!r} has no kernel profiles in this database. "
-            f"Run: nas profile --device {device} (then nas calibrate --device {device})"
+            f"Run: nas profile --device {device} (then nas calibrate --device "
+            f"{target or device})"
         )
     threads = records[-1].get("threads")
     latest = {(r["op"], json.dumps(r["shape"], sort_keys=True)): r
@@ -127,13 +134,16 @@ def calibrate(
 ) -> dict[str, Any]:
     """Fit the device's latency model on its stored profiles and measured models; store it.
 
+    ``onnxruntime-cpu`` is fitted on the ``cpu`` profiles and measured in ONNX Runtime.
+
     Measures ``n_archs`` random architectures of the two calibration spaces (or ``archs``) at
     each batch size, fits the residual weights on all but ``validation_fraction`` of them,
     reports the error on the rest, then refits on all and saves with ``db.save_latency_model``.
 
     Returns:
         ``{"version", "weights", "validation": {"mape", "within_10", "spearman", "n_fit",
-        "n_validation", ...}}``.
+        "n_validation", "noise_median", "noisy", ...}}``: ``noisy`` counts the measured
+        models whose noise stayed above ``kernels.NOISY`` after re-measuring.
 
     Raises:
         NotCalibratedError: the device has no kernel profiles (run ``nas profile``).
@@ -141,14 +151,21 @@ def calibrate(
     db = storage_pkg.connect(storage)
     threads = torch.get_num_threads()
     try:
-        records = _profiles(db, device)
+        # onnxruntime-cpu prices its calls with the torch CPU profile (evaluators._onnxruntime).
+        records = _profiles(db, PROFILE_DEVICE.get(device, device), device)
         model = LatencyModel(KernelLatencyModel.fit(device, records))
         archs = list(archs) if archs is not None else sample_calibration_archs(n_archs, seed)
         # Measure with the intra-op threads the kernels were profiled with.
         torch.set_num_threads(int(records[-1].get("threads") or threads))
         x = np.stack([model.features(arch, b) for arch in archs for b in batch_sizes])
-        y = measure_latencies(archs, batch_sizes, device=device, repeats=repeats, seed=seed,
-                              progress=progress).ravel()
+        if device in PROFILE_DEVICE:
+            y, noise = measure_onnxruntime_stats(archs, batch_sizes,
+                                                 threads=torch.get_num_threads(),
+                                                 repeats=repeats, seed=seed, progress=progress)
+        else:
+            y, noise = measure_latency_stats(archs, batch_sizes, device=device,
+                                             repeats=repeats, seed=seed, progress=progress)
+        y, noise = y.ravel(), noise.ravel()
         order = np.random.default_rng(seed).permutation(len(archs))
         n_val = int(round(validation_fraction * len(archs)))
         val_archs = set(order[:n_val].tolist())
@@ -160,6 +177,8 @@ def calibrate(
             "n_fit": int(len(archs) - n_val), "n_validation": int(n_val),
             "batch_sizes": list(batch_sizes), "kernel_only": accuracy(x[:, 0], y),
             "threads": torch.get_num_threads(),
+            "noise_median": float(np.median(noise)),
+            "noisy": int((noise > kernels.NOISY).sum()),
         })
         model.weights = tuple(fit_residual(x, y).tolist())
         version = db.save_latency_model(device, model.to_params(), validation)

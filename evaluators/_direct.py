@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import torch
+
 from evaluators._base import BaseEvaluator
 from evaluators._base import Report
 from evaluators._calibrate import measure_latency_ms
@@ -27,21 +29,32 @@ class StaticCostEvaluator(BaseEvaluator):
 
 
 class MeasuredLatencyEvaluator(BaseEvaluator):
-    """``latency_ms``: the median forward time of the built model, measured in the worker.
+    """``latency_ms``: the forward time of the built model, measured in the worker.
 
     Use it where no calibrated latency model is stored yet; it costs a build and about twenty
-    forward passes per trial, and its noise is that of the machine the worker runs on.
+    forward passes per trial. At one intra-op thread (the default, as ``nas profile``) the
+    passes are timed in thread CPU time and reported by their minimum, so other work on the
+    worker's machine barely moves it (``evaluators.measure_latency_stats``).
 
     Args:
         batch_size: inputs per forward pass.
-        repeats: timed passes after warm-up (the median is reported).
+        repeats: timed passes after warm-up.
+        threads: torch intra-op threads while measuring (``None``: the worker's setting, timed
+            in wall time).
     """
 
     metrics = ("latency_ms",)
 
-    def __init__(self, batch_size: int = 1, repeats: int = 15) -> None:
+    def __init__(self, batch_size: int = 1, repeats: int = 15, threads: int | None = 1) -> None:
         self.batch_size = batch_size
         self.repeats = repeats
+        self.threads = threads
 
     def __call__(self, arch: Any, report: Report | None = None) -> dict[str, float]:
-        return {"latency_ms": measure_latency_ms(arch, self.batch_size, repeats=self.repeats)}
+        before = torch.get_num_threads()
+        torch.set_num_threads(self.threads or before)
+        try:
+            ms = measure_latency_ms(arch, self.batch_size, repeats=self.repeats)
+        finally:
+            torch.set_num_threads(before)
+        return {"latency_ms": ms}

@@ -16,9 +16,14 @@ RING_BYTES = 8
 EXP_ITERATIONS = 8
 RECIPROCAL_ITERATIONS = 10
 INV_SQRT_ITERATIONS = 3
-# sigmoid (and tanh = 2·sigmoid(2x) - 1) overrides these inside its reciprocal method.
-SIGMOID_EXP_ITERATIONS = 9
+# sigmoid (and tanh = 2·sigmoid(2x) - 1) overrides these inside its reciprocal method. Its exp
+# runs before the ``exp_iterations: 9`` override takes effect (measured against CrypTen 0.4.1:
+# eight squarings, as the default exp).
+SIGMOID_EXP_ITERATIONS = 8
 SIGMOID_RECIPROCAL_ITERATIONS = 3
+# weighted_index draws its random threshold with crypten.rand, which shares 16 random bits per
+# row as 16 ring elements: one more round and 16 elements per row (measured against CrypTen).
+_RAND_BITS = 16
 # A2B conversion (one AND), a 6-level carry-lookahead adder over 64 bits (two ANDs per level),
 # then one single-bit B2A: an AND opens two 64-bit words.
 _COMPARE_ROUNDS = 1 + 6 + 1
@@ -125,8 +130,10 @@ def equal(n: float) -> MPCCost:
 
 
 def _tie_break(rows: float, n: int) -> MPCCost:
-    """CrypTen's ``weighted_index``: a random threshold per row, then one comparison each."""
-    return mul(rows) + compare(rows * n)
+    """CrypTen's ``weighted_index``: random bits for a threshold per row (``crypten.rand``),
+    the threshold's product, then one comparison each."""
+    rand = MPCCost(1, RING_BYTES * _RAND_BITS * rows, _RAND_BITS * rows)
+    return rand + mul(rows) + compare(rows * n)
 
 
 def max_rows(rows: float, n: int) -> MPCCost:
@@ -190,8 +197,9 @@ def quad(n: float) -> MPCCost:
 
 def sigmoid(n: float) -> MPCCost:
     """CrypTen's default ("reciprocal") sigmoid: s = [x < 0], |x| = x·(1 - 2s),
-    1 / (1 + exp(-|x|)) with its own overrides (exp by 9 squarings; 3 Newton steps from the public
-    guess 0.75, so the first step is local), then ``where`` picks σ or 1 - σ."""
+    1 / (1 + exp(-|x|)) with its own overrides (3 Newton steps from the public guess 0.75, so
+    the first step is local; its exp keeps 8 squarings, see ``SIGMOID_EXP_ITERATIONS``), then
+    ``where`` picks σ or 1 - σ."""
     newton = (square(n) + mul(n)).repeat(SIGMOID_RECIPROCAL_ITERATIONS - 1)
     return compare(n) + mul(n) + square(n).repeat(SIGMOID_EXP_ITERATIONS) + newton + select(n)
 

@@ -17,8 +17,10 @@ from evaluators._mcu import MCU_BOARDS
 from evaluators._mcu import MCUMemoryModel
 from evaluators._mpc import MPC_NETWORKS
 from evaluators._mpc import MPCCostModel
+from evaluators._onnxruntime import ORT_DEVICE
+from evaluators._onnxruntime import PROFILE_DEVICE
 
-LATENCY_DEVICES = ("cpu", "cuda")
+LATENCY_DEVICES = ("cpu", "cuda", ORT_DEVICE)
 DEVICES = (*LATENCY_DEVICES, *MCU_BOARDS, *MPC_NETWORKS)
 DEFAULT_STORAGE = "sqlite:///studies.db"
 
@@ -56,9 +58,10 @@ def load_latency_model(device: str, storage_url: str) -> LatencyModel:
     with storage_pkg.connect(storage_url) as db:
         stored = db.latency_model(device)
         if stored is None:
-            has_profiles = bool(db.profiles(device))
+            profiled = PROFILE_DEVICE.get(device, device)
+            has_profiles = bool(db.profiles(profiled))
     if stored is None:
-        first = "" if has_profiles else f"nas profile --device {device}, then "
+        first = "" if has_profiles else f"nas profile --device {profiled}, then "
         raise NotCalibratedError(
             f"No calibrated latency model for device {device!r} in {storage_url}. "
             f"Run: {first}nas calibrate --device {device} (add --storage {storage_url})"
@@ -79,9 +82,10 @@ def predict(
 
     Args:
         arch: an ``Architecture``, an architecture dict, or a list/tuple of either.
-        device: ``cpu`` or ``cuda`` (``latency_ms`` from the calibrated latency model in
-            ``storage``), a board ``stm32f427``/``stm32f746``/``stm32h743`` (``sram_kb``,
-            ``flash_kb`` and ``mcu_latency_ms``, an estimate from MACs) or
+        device: ``cpu``, ``cuda`` or ``onnxruntime-cpu`` (``latency_ms`` from the calibrated
+            latency model in ``storage``; the last is the model exported to ONNX and run by
+            ONNX Runtime on one CPU thread), a board ``stm32f427``/``stm32f746``/``stm32h743``
+            (``sram_kb``, ``flash_kb`` and ``mcu_latency_ms``, an estimate from MACs) or
             ``mpc-lan``/``mpc-wan`` (``mpc_ms``, the secure inference time, ``mpc_rounds``,
             ``mpc_mb``). Every device gives ``params`` and ``flops``, and ``latency_ms``: the
             device's own latency (the board's estimate, the secure inference time), as the

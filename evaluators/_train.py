@@ -16,8 +16,11 @@ import torch.nn.functional as F
 
 import space
 from evaluators._base import BaseEvaluator
+from evaluators._base import Metrics
 from evaluators._base import Report
 from evaluators._errors import EvaluatorError
+from evaluators._export import artifact_root as artifact_root_path
+from evaluators._export import save_weights
 from evaluators._latency import fast_dict
 from evaluators._tasks import IGNORE
 from evaluators._tasks import TASKS
@@ -36,6 +39,8 @@ class TrainResult:
 
     metrics: dict[str, float]
     state_dict: dict[str, torch.Tensor]
+    #: The architecture trained: the task's adaptation of the one asked for.
+    arch: dict[str, Any] | None = None
 
 
 def warm_start(model: torch.nn.Module, state: Mapping[str, torch.Tensor]) -> float:
@@ -167,7 +172,8 @@ def train(
     train_s = time.perf_counter() - start
     metrics.update(evaluate(model, task))
     metrics.update(train_s=train_s, steps=float(step))
-    return TrainResult(metrics, {k: v.detach().clone() for k, v in model.state_dict().items()})
+    return TrainResult(metrics, {k: v.detach().clone() for k, v in model.state_dict().items()},
+                       a)
 
 
 class TrainEvaluator(BaseEvaluator):
@@ -182,6 +188,10 @@ class TrainEvaluator(BaseEvaluator):
         adapt: train each architecture's layers on the task's input and head even when the
             space declares another (``check_space`` then accepts any space); the spec that
             says so is the record of it.
+        keep_weights: write each trained state dict (with the architecture trained) as a
+            weights file under ``artifact_root`` (default ``$NAS_ARTIFACTS``, else
+            ``./artifacts``), recorded with its sha256 in the trial's ``artifacts``; ``nas
+            export TRIAL --weights`` reads it back.
         Other arguments as ``train``.
 
     A study refuses a space whose input, task or class count differ from the task's unless
@@ -201,6 +211,8 @@ class TrainEvaluator(BaseEvaluator):
         quick: bool = False,
         task_options: Mapping[str, Any] | None = None,
         adapt: bool = False,
+        keep_weights: bool = False,
+        artifact_root: str | None = None,
     ) -> None:
         self.task = task
         self.steps = steps
@@ -211,6 +223,9 @@ class TrainEvaluator(BaseEvaluator):
         self.quick = quick
         self.task_options = task_options
         self.adapt = adapt
+        self.keep_weights = keep_weights
+        # Resolved here, in the driver: workers may run in another directory.
+        self.artifact_root = str(artifact_root_path(artifact_root)) if keep_weights else None
 
     @property
     def metrics(self) -> tuple[str, ...]:  # type: ignore[override]
@@ -239,7 +254,10 @@ class TrainEvaluator(BaseEvaluator):
         if self.quick:
             steps = min(steps or QUICK_STEPS, QUICK_STEPS)
             seconds = min(seconds or QUICK_SECONDS, QUICK_SECONDS)
-        return train(arch, self.task, steps=steps, seconds=seconds,
-                     batch_size=self.batch_size, lr=self.lr, seed=self.seed, init=init,
-                     report=report, task_options=self.task_options,
-                     adapt=self.adapt).metrics
+        result = train(arch, self.task, steps=steps, seconds=seconds,
+                       batch_size=self.batch_size, lr=self.lr, seed=self.seed, init=init,
+                       report=report, task_options=self.task_options, adapt=self.adapt)
+        if not self.keep_weights:
+            return result.metrics
+        saved = save_weights(result.arch, result.state_dict, self.artifact_root)
+        return Metrics(result.metrics, [saved])

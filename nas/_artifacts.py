@@ -41,32 +41,47 @@ def keep_supernet(db: Any, study: str, supernet: Any, folder: str | Path) -> str
     return str(path)
 
 
-def inherited_weights(db: Any, trial: dict[str, Any]) -> bytes:
-    """The trial's subnet weights from its study's newest supernet checkpoint, as the bytes of
-    a ``torch.save``d state dict that ``space.build(arch)`` loads.
+def trial_weights(db: Any, trial: dict[str, Any]) -> dict[str, Any]:
+    """The state dict ``space.build(arch)`` loads for ``trial``: the weights its training kept
+    (``TrainEvaluator(keep_weights=True)``), else those it inherits from its one-shot study's
+    newest supernet checkpoint.
 
     Raises:
-        UserError: the study keeps no checkpoint, or the file is gone or changed.
+        UserError: the trial kept none and its study has no checkpoint, or the file is gone or
+            changed since it was recorded.
     """
-    kept = db.study_artifacts(trial["study"], SUPERNET)
-    if not kept:
+    import evaluators
+
+    kept = [f for f in db.artifacts(trial["id"]) if f["path"].endswith(evaluators.WEIGHTS_SUFFIX)]
+    if kept:
+        try:
+            return evaluators.load_weights(kept[-1]["path"], kept[-1]["sha256"])[1]
+        except evaluators.EvaluatorError as exc:
+            raise UserError(str(exc)) from exc
+    checkpoints = db.study_artifacts(trial["study"], SUPERNET)
+    if not checkpoints:
         raise UserError(
-            f"nas export --weights: study {trial['study']!r} keeps no supernet checkpoint; only "
-            "a study run with searcher='oneshot' does. Export the architecture without "
-            "--weights and train it (evaluators.train)."
+            f"nas export --weights: trial {trial['id']} kept no weights and study "
+            f"{trial['study']!r} keeps no supernet checkpoint. Train with "
+            "TrainEvaluator(..., keep_weights=True) or run the study with searcher='oneshot'; "
+            "or export without --weights for the untrained model."
         )
-    path = Path(kept[-1]["path"])
-    if not path.is_file() or sha256_of(path) != kept[-1]["sha256"]:
+    path = Path(checkpoints[-1]["path"])
+    if not path.is_file() or sha256_of(path) != checkpoints[-1]["sha256"]:
         raise UserError(
             f"nas export --weights: the supernet checkpoint of study {trial['study']!r} at "
             f"{path} is missing or changed since it was recorded (sha256 "
-            f"{kept[-1]['sha256'][:12]}...). Restore the file, or rerun the study."
+            f"{checkpoints[-1]['sha256'][:12]}...). Restore the file, or rerun the study."
         )
-    import torch
-
     from nas.searchers._oneshot import Supernet
 
-    state = Supernet.load(path).subnet(trial["arch"]).state_dict()
+    return Supernet.load(path).subnet(trial["arch"]).state_dict()
+
+
+def state_bytes(state: dict[str, Any]) -> bytes:
+    """A state dict as the bytes of a ``torch.save`` file."""
+    import torch
+
     buffer = io.BytesIO()
     torch.save(state, buffer)
     return buffer.getvalue()

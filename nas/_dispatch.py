@@ -91,6 +91,8 @@ def _evaluate_one(
         metrics = evaluate(arch, report=report) if wants_report else evaluate(arch)
         arm(None)
         result["metrics"], result["error"] = _checked(metrics)
+        # Files the evaluator wrote (trained weights): the driver records them.
+        result["artifacts"] = [dict(a) for a in getattr(metrics, "artifacts", ())]
     except TrialTimeout:
         result["error"] = timeout_message(timeout_s)
     except TrialPruned:
@@ -131,7 +133,8 @@ def _evaluate_many(
         except Exception:
             checked, error = None, traceback.format_exc()[-MAX_ERROR_CHARS:]
         out.append({"metrics": checked, "error": error, "pruned": False, "values": [],
-                    "seconds": seconds})
+                    "seconds": seconds,
+                    "artifacts": [dict(a) for a in getattr(metrics, "artifacts", ())]})
     return out
 
 

@@ -43,6 +43,7 @@ class TrialResult:
         pruned: the pruner stopped it.
         values: intermediate ``(name, step, value)`` triples it reported.
         seconds: how long it ran.
+        artifacts: files the evaluator wrote (dicts with ``path`` and ``sha256``).
     """
 
     metrics: dict[str, float] | None = None
@@ -50,11 +51,13 @@ class TrialResult:
     pruned: bool = False
     values: tuple[tuple[str, int, float], ...] = ()
     seconds: float = 0.0
+    artifacts: tuple[dict[str, str], ...] = ()
 
     @classmethod
     def from_worker(cls, raw: dict[str, Any]) -> TrialResult:
         return cls(raw["metrics"], raw["error"], raw["pruned"],
-                   tuple(tuple(v) for v in raw["values"]), raw["seconds"])
+                   tuple(tuple(v) for v in raw["values"]), raw["seconds"],
+                   tuple(dict(a) for a in raw.get("artifacts") or ()))
 
 
 @dataclasses.dataclass(frozen=True)
@@ -130,6 +133,11 @@ class Ledger:
         outcomes = [storage_mod.TrialOutcome(f.trial_id, f.state, f.metrics, f.values, f.error)
                     for f in done]
         lost = set(self.call(lambda: self.db.finish_trials(outcomes)))
+        for f, r in zip(done, results, strict=True):
+            if f.state == "COMPLETE" and f.trial_id not in lost:
+                for a in r.artifacts:
+                    self.call(lambda a=a, tid=f.trial_id: self.db.add_artifact(
+                        tid, a["path"], a["sha256"]))
         return [f for f in done if f.trial_id not in lost]
 
     def fail(self, tid: int, arch: Architecture, error: str) -> Finished:

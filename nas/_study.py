@@ -28,7 +28,10 @@ class Study:
         constraints: ``space.Constraint`` hard bounds. One with a ``device`` is decided by that
             device's cost model before a trial is spent; one without is checked on the trial's
             own metrics.
-        searcher: One of the registered searcher names (see ``nas.make_searcher``).
+        searcher: One of the registered searcher names (see ``nas.make_searcher``), or
+            ``"auto"`` (the default): the one ``benchmarks/searchers.py`` shows best for the
+            number of objectives, the budget and the space's size, resolved when the study is
+            built (see ``nas/searchers/_auto.py``).
         trials: Total number of finished trials the study should reach.
         searcher_options: Keyword arguments for the searcher, e.g. ``{"population": 20}``.
         resources: Per trial, ``{"cpus": 1, "gpus": 0.5}``; fractions of a GPU are allowed.
@@ -53,7 +56,7 @@ class Study:
     evaluate: Callable[..., Mapping[str, float]]
     objectives: Mapping[str, str]
     constraints: Sequence[Any] = ()
-    searcher: str = "boshnas"
+    searcher: str = "auto"
     trials: int = 100
     searcher_options: Mapping[str, Any] | None = None
     resources: Mapping[str, float] | None = None
@@ -69,6 +72,12 @@ class Study:
         object.__setattr__(self, "initial", tuple(self._initial_archs()))
         self._check_scalars()
         self._check_objectives()
+        if self.searcher == "auto":
+            from nas.searchers._auto import choose_searcher
+
+            object.__setattr__(
+                self, "searcher", choose_searcher(self.space, self.trials, self.objectives)
+            )
         self._check_searcher()
         self._check_constraints()
         self._check_pruner()
@@ -164,7 +173,7 @@ class Study:
     def _check_searcher(self) -> None:
         from nas.searchers import searcher_names
 
-        names = sorted(searcher_names())
+        names = sorted([*searcher_names(), "auto"])
         if self.searcher not in names:
             raise UserError(f"Unknown searcher {self.searcher!r}. Must be one of {names}.")
         from nas.searchers._registry import check_options

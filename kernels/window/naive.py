@@ -11,10 +11,8 @@ def window_mask(n: int, window: int, causal: bool, device: torch.device | str) -
     """(n, n) boolean mask, True where query i may attend key j: |i − j| ≤ w (j ≤ i if causal)."""
     i = torch.arange(n, device=device)[:, None]
     j = torch.arange(n, device=device)[None, :]
-    keep = (j >= i - window) & (j <= i + window)
-    if causal:
-        keep &= j <= i
-    return keep
+    # Not in place (&=): ONNX export has no in-place and.
+    return (j >= i - window) & (j <= (i if causal else i + window))
 
 
 def naive_window_attention(

@@ -23,7 +23,8 @@ def register(sub: Any) -> None:
         "two transformer spaces, fit the residual terms on most of them, report the error on "
         "the rest, and store the model with that validation error.",
     )
-    cal.add_argument("--device", required=True, help="cpu or cuda")
+    cal.add_argument("--device", required=True,
+                     help="cpu, cuda or onnxruntime-cpu (fitted on the cpu profiles)")
     cal.add_argument("--archs", type=positive_int, default=24,
                      help="measured architectures (default 24; a quarter validates)")
     cal.add_argument("--repeats", type=positive_int, default=15,
@@ -109,10 +110,10 @@ def _fmt(value: float) -> str:
 def _calibrate(args: argparse.Namespace) -> int:
     from nas._cli import storage_url
 
-    if args.device not in ("cpu", "cuda"):
+    if args.device not in ("cpu", "cuda", "onnxruntime-cpu"):
         raise UserError(
-            f"--device must be cpu or cuda for calibrate (MCU and MPC costs are analytic); "
-            f"got {args.device!r}."
+            f"--device must be cpu, cuda or onnxruntime-cpu for calibrate (MCU and MPC costs "
+            f"are analytic); got {args.device!r}."
         )
     import evaluators
 

@@ -62,10 +62,21 @@ def _profile(args: argparse.Namespace) -> int:
     elapsed = time.perf_counter() - start
     stored = storage.connect(storage_url(args)).add_profiles(records)
     spread = statistics.median(r["spread"] for r in records) if records else float("nan")
+    noisy = [r for r in records if r.get("noisy")]
     if args.json:
         print(json.dumps({"device": args.device, "records": stored, "median_spread": spread,
+                          "noisy": [{"op": r["op"], "shape": r["shape"], "spread": r["spread"]}
+                                    for r in noisy],
                           "seconds": round(elapsed, 1)}))
     else:
+        clock = records[0]["clock"] if records else "-"
         print(f"stored {stored} profile records for {args.device} in {elapsed:.0f} s; "
-              f"median spread (IQR/median) {spread:.3f}")
+              f"median spread (noise: lower quartile over the minimum − 1) {spread:.3f}, "
+              f"timed by {clock} clock")
+        if noisy:
+            worst = max(noisy, key=lambda r: r["spread"])
+            print(f"{len(noisy)} record(s) stayed noisy after re-measuring (spread above "
+                  f"{kernels.NOISY}; worst {worst['op']} {worst['shape']} at "
+                  f"{worst['spread']:.2f}): the machine was busy; profile again when it is "
+                  "quieter, or check these ops' predictions")
     return 0

@@ -106,20 +106,27 @@ def register(sub: Any) -> None:
 
     parser = sub.add_parser(
         "export",
-        help="write a trial's architecture as JSON (input of `nas predict`)",
+        help="write a trial's architecture as JSON (input of `nas predict`), or its model as "
+        "a weights file, ONNX or TorchScript",
         description="Write the architecture of trial TRIAL (its global id, see `nas trials`) to "
         "FILE.json as its to_dict() form, and the trial itself (metrics, state, study) to "
-        "FILE.trial.json beside it. Existing files are replaced only with --force, and never "
+        "FILE.trial.json beside it. With --format pt, onnx or torchscript, write the built "
+        "model instead (its seed-0 initialisation, or with --weights the weights its training "
+        "kept: TrainEvaluator(keep_weights=True)); ONNX and TorchScript files are checked "
+        "against the PyTorch module. Existing files are replaced only with --force, and never "
         "a database or a link.",
     )
     parser.add_argument("trial", type=trial_id, metavar="TRIAL", help="global trial id")
-    parser.add_argument("-o", "--output", required=True, metavar="FILE.json")
-    parser.add_argument("--force", action="store_true", help="replace existing files")
+    parser.add_argument("-o", "--output", required=True, metavar="FILE")
+    parser.add_argument("--format", choices=("json", "pt", "onnx", "torchscript"),
+                        default="json", help="what to write (default json)")
     parser.add_argument(
         "--weights", action="store_true",
-        help="also write the subnet's weights inherited from a one-shot study's supernet to "
-        "FILE.pt (a state dict space.build(arch) loads)",
+        help="the weights the trial's training kept (TrainEvaluator(keep_weights=True)), else "
+        "those it inherits from a one-shot study's supernet: in the model file, or with json "
+        "as FILE.pt beside it (a state dict space.build(arch) loads)",
     )
+    parser.add_argument("--force", action="store_true", help="replace existing files")
     add_common(parser)
     parser.set_defaults(handler=_export)
 
@@ -195,6 +202,10 @@ def _pareto(args: argparse.Namespace) -> int:
 
 
 def _export(args: argparse.Namespace) -> int:
+    if args.format != "json":
+        from nas._cli._export import export_model
+
+        return export_model(args)
     target = check_output(args.output, force=args.force)
     sidecar = check_output(target.with_suffix(".trial.json"), force=args.force,
                            option="the trial file")
@@ -221,15 +232,17 @@ def _export(args: argparse.Namespace) -> int:
         )
     else:
         print(f"wrote trial {trial['id']}'s architecture to {target} and its metrics to {sidecar}"
-              + (f", its inherited weights to {weights}" if weights is not None else ""))
+              + (f", its weights to {weights}" if weights is not None else ""))
     return 0
 
 
 def _export_weights(db: Any, trial: dict[str, Any], path: Path, force: bool) -> None:
-    """The trial's inherited one-shot weights (a state dict ``space.build(arch)`` loads)."""
-    from nas._artifacts import inherited_weights
+    """The trial's weights as a state dict ``space.build(arch)`` loads."""
+    from nas._artifacts import state_bytes
+    from nas._artifacts import trial_weights
 
-    write_output(path, inherited_weights(db, trial), force=force, option="the weights file")
+    write_output(path, state_bytes(trial_weights(db, trial)), force=force,
+                 option="the weights file")
 
 
 def _upgrade(args: argparse.Namespace) -> int:

@@ -1,4 +1,4 @@
-"""Searchers: what to evaluate next (random, evolution, tpe, nsga2, boshnas).
+"""Searchers: what to evaluate next (random, evolution, tpe, nsga2, gp, boshnas, oneshot).
 
 ``make_searcher(name, space=..., objectives=..., constraints=..., feasible=..., seed=...)``
 builds one; the classes load lazily so importing ``nas`` does not import torch or optuna.

@@ -1,6 +1,10 @@
-"""Optuna TPE and NSGA-II driven through ask/tell on the space's decisions.
+"""Optuna TPE, NSGA-II and GP driven through ask/tell on the space's decisions.
 
-Each searcher holds an in-memory Optuna study. ``space.draw`` walks the decisions an
+Each searcher holds an in-memory Optuna study and one sampler for its lifetime (rebuilding a
+sampler per ask throws away its caches); before every ask the sampler's random streams are
+reseeded from the searcher's seed and ask count, so asks stay a pure function of the calls.
+
+``space.draw`` walks the decisions an
 architecture takes and asks the trial for each one, with the decision's path as the parameter
 name, so conditional and repeated decisions become Optuna's dynamic search space. Several
 objectives map to Optuna's multi-objective directions (MOTPE, NSGA-II's non-dominated sorting).
@@ -18,6 +22,7 @@ from collections.abc import Iterator
 from collections.abc import Mapping
 from typing import Any
 
+import numpy as np
 import optuna
 from optuna.distributions import BaseDistribution
 from optuna.distributions import CategoricalDistribution
@@ -25,6 +30,7 @@ from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.distributions import distribution_to_json
 from optuna.distributions import json_to_distribution
+from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from nas.searchers._base import BaseSearcher
@@ -71,6 +77,19 @@ def _distribution(decision: Any) -> BaseDistribution:
             decision.low, decision.high, log=log, step=1 if log else decision.step
         )
     return FloatDistribution(decision.low, decision.high, log=bool(decision.log))
+
+
+def _reseed(sampler: optuna.samplers.BaseSampler, seed: int) -> None:
+    """Reset every random stream of ``sampler`` (and of the samplers it holds) to ``seed``.
+
+    The stream objects are kept and only their state replaced, because strategies inside a
+    sampler (NSGA-II's crossover) share them.
+    """
+    for i, value in enumerate(vars(sampler).values()):
+        if isinstance(value, LazyRandomState):
+            value._rng = np.random.RandomState(seed + i)
+        elif isinstance(value, optuna.samplers.BaseSampler):
+            _reseed(value, seed + i)
 
 
 def _answer(decision: Any, distribution: BaseDistribution, value: Any) -> Any:
@@ -143,8 +162,7 @@ class _OptunaSearcher(BaseSearcher):
 
     def _suggest(self, n: int) -> list[Architecture]:
         study = self.study
-        seed = int(self._rng().integers(2**31))
-        study.sampler = self._make_sampler(seed)
+        _reseed(study.sampler, int(self._rng().integers(2**31)))
         known = {r.arch: r for r in self._history}
         chosen: list[Architecture] = []
         with _quiet():
@@ -313,3 +331,69 @@ class NSGA2Searcher(_OptunaSearcher):
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
+
+
+@register_searcher("gp")
+class GPSearcher(_OptunaSearcher):
+    """Optuna's Gaussian-process sampler (log expected improvement; for several objectives,
+    expected hypervolume improvement).
+
+    The sampler warm-starts each kernel fit from the previous one; those kernel parameters are
+    part of the state, so a restored searcher fits (and asks) exactly what the original would.
+
+    Args:
+        n_startup_trials: random trials before the Gaussian process takes over.
+        **kwargs: see :class:`BaseSearcher`.
+    """
+
+    def __init__(self, *, n_startup_trials: int = 10, **kwargs: Any) -> None:
+        super().__init__(**kwargs)
+        self.n_startup_trials = n_startup_trials
+
+    def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
+        with _quiet():
+            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
+
+    _CACHES = ("_gprs_cache_list", "_constraints_gprs_cache_list")
+
+    def _extra_state(self) -> dict[str, Any]:
+        extra = super()._extra_state()
+        sampler = self.study.sampler
+        extra["kernels"] = {
+            name: None if getattr(sampler, name) is None else [
+                {"inverse_squared_lengthscales": g.inverse_squared_lengthscales.tolist(),
+                 "kernel_scale": float(g.kernel_scale), "noise_var": float(g.noise_var)}
+                for g in getattr(sampler, name)
+            ]
+            for name in self._CACHES
+        }  # fmt: skip
+        return extra
+
+    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+        super()._load_extra_state(extra)
+        import torch
+        from optuna._gp.gp import GPRegressor
+
+        sampler = self.study.sampler
+        for name, kernels in (extra.get("kernels") or {}).items():
+            if name not in self._CACHES:
+                continue
+            cache = None
+            if kernels is not None:
+                # Only the kernel parameters of a cached regressor are read (as the starting
+                # point of the next fit), so the training data can be a placeholder.
+                cache = [
+                    GPRegressor(
+                        is_categorical=torch.zeros(len(k["inverse_squared_lengthscales"]),
+                                                   dtype=torch.bool),
+                        X_train=torch.zeros(1, len(k["inverse_squared_lengthscales"]),
+                                            dtype=torch.float64),
+                        y_train=torch.zeros(1, dtype=torch.float64),
+                        inverse_squared_lengthscales=torch.tensor(
+                            k["inverse_squared_lengthscales"], dtype=torch.float64),
+                        kernel_scale=torch.tensor(k["kernel_scale"], dtype=torch.float64),
+                        noise_var=torch.tensor(k["noise_var"], dtype=torch.float64),
+                    )
+                    for k in kernels
+                ]  # fmt: skip
+            setattr(sampler, name, cache)

@@ -20,6 +20,7 @@ _BUILTIN = {
     "evolution": ("nas.searchers._evolution", "EvolutionSearcher"),
     "tpe": ("nas.searchers._optuna", "TPESearcher"),
     "nsga2": ("nas.searchers._optuna", "NSGA2Searcher"),
+    "gp": ("nas.searchers._optuna", "GPSearcher"),
     "boshnas": ("nas.searchers._boshnas", "BOSHNASSearcher"),
     "oneshot": ("nas.searchers._oneshot", "OneShotSearcher"),
 }

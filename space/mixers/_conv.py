@@ -108,7 +108,13 @@ class DynConvMixer(BaseMixer):
         q, v = self.qv(x).chunk(2, dim=-1)  # (B, L, d) each
         c = depthwise_conv(x.transpose(1, 2), self.key_conv, self.causal).transpose(1, 2)
         w = torch.softmax(self.kernel_gen(q * c), dim=-1)  # (B, L, k)
-        spans = F.pad(v, (0, 0, *span_padding(k, self.causal))).unfold(1, k, 1)  # (B, L, d, k)
+        padded = F.pad(v, (0, 0, *span_padding(k, self.causal)))
+        if torch.onnx.is_in_onnx_export():
+            # ONNX has no unfold: the same windows as k shifted slices.
+            n = v.shape[1]
+            spans = torch.stack([padded[:, j:j + n] for j in range(k)], dim=-1)
+        else:
+            spans = padded.unfold(1, k, 1)  # (B, L, d, k)
         o = (spans @ w.unsqueeze(-1)).squeeze(-1)  # (B, L, d)
         return self.out(o)
 

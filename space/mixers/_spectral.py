@@ -27,11 +27,27 @@ def dct_matrix(n: int) -> torch.Tensor:
     return c.float()
 
 
+def real_dft2(x: torch.Tensor) -> torch.Tensor:
+    """Re(F_L·X·F_d) over the last two axes, orthonormal; ``C·X·C − S·X·S`` with the DFT's
+    cosine and sine matrices while exporting to ONNX, which has no complex FFT."""
+    if not torch.onnx.is_in_onnx_export():
+        return torch.fft.fft2(x, dim=(-2, -1), norm="ortho").real
+    cos_l, sin_l = _dft_parts(int(x.shape[-2]))
+    cos_d, sin_d = _dft_parts(int(x.shape[-1]))
+    return cos_l @ x @ cos_d - sin_l @ x @ sin_d
+
+
+def _dft_parts(n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    k = torch.arange(n, dtype=torch.float64)
+    angle = 2 * math.pi * torch.outer(k, k) / n
+    return (torch.cos(angle) / math.sqrt(n)).float(), (torch.sin(angle) / math.sqrt(n)).float()
+
+
 class DFTMixer(BaseMixer):
     """FNet token mixing: O = Re(F_L·X·F_d), F_n the orthonormal n-point DFT matrix."""
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        return torch.fft.fft2(x, dim=(-2, -1), norm="ortho").real  # (B, L, d)
+        return real_dft2(x)  # (B, L, d)
 
     @classmethod
     def count_params(cls, spec: dict[str, Any], ctx: MixerContext) -> int:
@@ -69,7 +85,7 @@ class DFTHead(BaseHead):
     projections: ClassVar[int] = 1
 
     def forward(self, v: torch.Tensor) -> torch.Tensor:
-        return torch.fft.fft2(v, dim=(-2, -1), norm="ortho").real  # (B, h, L, d_h)
+        return real_dft2(v)  # (B, h, L, d_h)
 
     @classmethod
     def trace(cls, spec: dict[str, Any], heads: int, ctx: MixerContext, batch: int) -> list[Call]:

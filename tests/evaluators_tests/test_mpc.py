@@ -39,13 +39,18 @@ def test_crypten_primitive_counts() -> None:
     assert ops.select(10) == ops.mul(10).repeat(2)
     assert ops.exp(1).rounds == 8
     assert ops.reciprocal(1, all_pos=True).rounds == 28
-    # Sign, |x|, exp by 9 squarings, 2 non-local Newton steps, where.
-    assert ops.sigmoid(1).rounds == 8 + 1 + 9 + 2 * 2 + 2
+    # Sign, |x|, exp by 8 squarings (CrypTen 0.4.1 runs it before its exp_iterations: 9
+    # override), 2 non-local Newton steps, where.
+    assert ops.sigmoid(1).rounds == 8 + 1 + 8 + 2 * 2 + 2
+    # weighted_index's random bits: one round and 16 ring elements per row, twice per max.
+    assert ops._tie_break(5, 7) == (ops.MPCCost(1, 16 * 5 * 8, 16 * 5) + ops.mul(5)
+                                    + ops.compare(35))
     # Row max over 512: 6 halving steps (comparison, where), a pairwise max over the 8 left
-    # (comparison, 3-level product tree, tie break, select), then the one-hot argmax.
+    # (comparison, 3-level product tree, tie break, select), then the one-hot argmax; each tie
+    # break draws random bits (1 round), takes a product (1) and compares (8).
     halving = 6 * (8 + 2)
-    pairwise = 8 + 3 + (1 + 8) + 1
-    argmax = 7 + (1 + 8)
+    pairwise = 8 + 3 + (1 + 1 + 8) + 1
+    argmax = 7 + (1 + 1 + 8)
     assert ops.max_rows(1, 512).rounds == halving + pairwise + argmax
 
 

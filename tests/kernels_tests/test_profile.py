@@ -41,8 +41,9 @@ def test_records_follow_the_schema(monkeypatch: pytest.MonkeyPatch) -> None:
     for r in records:
         assert set(r) == {
             "device", "op", "shape", "dtype", "median_ms", "spread", "repeats", "threads",
-            "software", "hardware", "measured_at",
+            "clock", "noisy", "software", "hardware", "measured_at",
         }
+        assert r["clock"] == "thread-cpu" and r["noisy"] == (r["spread"] > kernels.NOISY)
         assert r["device"] == "cpu" and r["dtype"] == "float32"
         assert r["median_ms"] > 0 and r["spread"] >= 0 and r["repeats"] >= 5
         assert r["threads"] == kernels._profile.CPU_THREADS

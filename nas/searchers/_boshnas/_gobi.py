@@ -34,6 +34,7 @@ def gobi(
     high: torch.Tensor,
     seed: int,
     snap: Callable[[torch.Tensor], torch.Tensor] | None = None,
+    max_iters: int = MAX_ITERS,
 ) -> torch.Tensor:
     """Minimise ``acquisition`` (one value per row) from each row of ``starts``.
 
@@ -43,6 +44,7 @@ def gobi(
         low, high: (d,) box the iterates are clamped to (the pool's range).
         seed: seeds the Rademacher probes.
         snap: maps (k, d) embeddings to the (k,) candidates they snap to (for early stopping).
+        max_iters: the most AdaHessian steps.
 
     Returns:
         (k, d) optimised embeddings.
@@ -51,7 +53,7 @@ def gobi(
     x = starts.clone().requires_grad_(True)
     m, v = torch.zeros_like(x), torch.zeros_like(x)
     previous, stalled, snapped, stable = None, 0, None, 0
-    for step in range(1, MAX_ITERS + 1):
+    for step in range(1, max_iters + 1):
         value = acquisition(x)
         (grad,) = torch.autograd.grad(value.sum(), x, create_graph=True)
         z = torch.randint(0, 2, x.shape, generator=gen).to(x.dtype) * 2 - 1

@@ -58,20 +58,33 @@ def npn_sigmoid(m: torch.Tensor, s: torch.Tensor) -> tuple[torch.Tensor, torch.T
 
 
 class NPN(nn.Module):
-    """NPNLinear(d,32) -> ReLU -> NPNLinear(32,32) -> ReLU -> NPNLinear(32,1) -> Sigmoid."""
+    """NPNLinear(d,32) -> ReLU -> NPNLinear(32,32) -> ReLU -> NPNLinear(32,k) -> Sigmoid.
 
-    def __init__(self, d: int) -> None:
+    ``k`` outputs (one per modelled metric) share the hidden layers; ``k = 1`` returns
+    vectors of shape (n,), otherwise (n, k).
+    """
+
+    def __init__(self, d: int, k: int = 1) -> None:
         super().__init__()
-        self.l1, self.l2, self.l3 = NPNLinear(d, 32), NPNLinear(32, 32), NPNLinear(32, 1)
+        self.k = k
+        self.l1, self.l2, self.l3 = NPNLinear(d, 32), NPNLinear(32, 32), NPNLinear(32, k)
 
     def forward(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         m, s = npn_relu(*self.l1(x, torch.zeros_like(x)))
         m, s = npn_relu(*self.l2(m, s))
         m, s = npn_sigmoid(*self.l3(m, s))
-        return m.squeeze(-1), s.squeeze(-1)
+        if self.k == 1:
+            return m.squeeze(-1), s.squeeze(-1)
+        return m, s
 
 
-def npn_loss(mean: torch.Tensor, var: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
+def npn_loss(
+    mean: torch.Tensor, var: torch.Tensor, y: torch.Tensor, mask: torch.Tensor | None = None
+) -> torch.Tensor:
     """BOSHNAS's heteroscedastic loss, ``0.5 * sum(10 (mean - y)^2 / var + log var)``, averaged
-    over the batch so the learning rate does not depend on the batch size."""
-    return 0.5 * (10.0 * (mean - y) ** 2 / var + torch.log(var)).mean()
+    over the batch (and the entries ``mask`` keeps) so the learning rate does not depend on
+    the batch size."""
+    terms = 0.5 * (10.0 * (mean - y) ** 2 / var + torch.log(var))
+    if mask is None:
+        return terms.mean()
+    return (terms * mask).sum() / mask.sum().clamp_min(1.0)

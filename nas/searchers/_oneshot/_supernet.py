@@ -1,4 +1,6 @@
-"""A weight-sharing supernet over a transformer space, trained with the sandwich rule.
+"""A weight-sharing supernet over a transformer space (``nas.Supernet``): sandwich-rule
+training with in-place distillation, few-shot splits along categorical decisions, scoring with
+inherited weights, subnets as ordinary ``space.build`` models.
 
 Every subnet is the ordinary ``space.build`` model of its architecture, run with
 ``torch.func.functional_call`` on parameters *sliced* from shared max-size tensors, so any mixer
@@ -11,18 +13,25 @@ under its *share key*:
   output projection as (head, head_dim); those axes are sliced per block (``_head_layout``), so a
   subnet with fewer or narrower heads inherits whole heads, as in AutoFormer;
 * elastic depth: layer i of every subnet shares ``blocks.i``, so depth d runs the first d layers;
-* one weight set per mixer type per layer (the key holds the mixer type), per FFN kind (SwiGLU's
-  gated layout differs) and per patch size (the patch convolution and the positions depend on it);
+* few-shot splits (``split``): one weight set per mixer type per layer, per FFN kind (SwiGLU's
+  gated layout differs) and per patch size (the patch convolution and the positions depend on
+  it); without a split those tensors are shared by name;
 * ``rank_ratio``: low-rank linears (``.0/.1/.2`` factors) share among themselves by slicing the
   factor rank, separately from the dense linear of the same layer (the names differ).
+
+Training (``train``): each step trains a teacher on the labels and the other subnets of the
+step on its detached predictions (in-place distillation, BigNAS). With ``teacher="matched"`` the
+teacher and the smallest subnet of a step are the step's first random subnet stretched to its
+largest and smallest sizes with its categorical choices kept, so each few-shot split gets its
+own teacher; ``benchmarks/oneshot.py`` measures each of these choices against its ablation.
 
 Limits: a heterogeneous head list (several head groups) is sliced as one plain block, so its
 heads do not map onto the heads of other subnets; mixer sizes that are tensor sizes (Linformer
 rank, conv kernel, SSM state) are leading-block slices, whereas sizes that are no tensor size
 (a window length) simply change the computation on the same weights. The shared tensors are
 sized from a scan of sampled subnets and grow if a larger one turns up (its new region starts
-from the random init). LayerNorm/RMSNorm keep no running statistics, so no recalibration is
-needed after slicing; none is done.
+from the random init). LayerNorm/RMSNorm keep no running statistics (the builder has no batch
+norm), so no recalibration per subnet is needed; none is done.
 """
 
 from __future__ import annotations
@@ -46,6 +55,12 @@ from evaluators._tasks import IGNORE
 from evaluators._tasks import BaseTask
 from evaluators._tasks import make_task
 from evaluators._train import validation_metrics
+from space._nodes import Choice
+from space._nodes import Const
+from space._nodes import Integer
+from space._nodes import Seq
+from space._space import _random_value
+from space._space import _rng
 from space.mixers._heads import HeadsMixer
 
 # Subnets seen while scanning the space for the shapes of the shared tensors.
@@ -142,6 +157,10 @@ class Supernet:
         split: categorical decisions given separate weights (few-shot splits): any of
             ``"mixer"``, ``"patch"``, ``"ffn"``.
         sandwich: train the largest and smallest subnets every step (else only random ones).
+        teacher: ``"matched"``: the largest and smallest subnets of a step take the categorical
+            choices (mixer types, patch size, ρ on/off, ...) of that step's first random subnet
+            and stretch only its size decisions, so every few-shot split gets its own teacher;
+            ``"largest"``: the one largest and smallest subnet of the space (by parameters).
         feasible: ``feasible(arch) -> bool``; training samples only subnets it accepts (the
             ones a constrained search will score).
         scan: subnets sampled to size the shared tensors and find the extremes.
@@ -159,9 +178,12 @@ class Supernet:
         distill: bool = True,
         split: Iterable[str] = SPLITS,
         sandwich: bool = True,
+        teacher: str = "matched",
         feasible: Callable[[Any], bool] | None = None,
         scan: int = SCAN_SAMPLES,
     ) -> None:
+        if teacher not in ("matched", "largest"):
+            raise ValueError(f"Supernet teacher is 'matched' or 'largest'; got {teacher!r}.")
         unknown = sorted(set(split) - set(SPLITS))
         if unknown:
             raise ValueError(f"Supernet split takes {list(SPLITS)}; got {unknown}.")
@@ -171,7 +193,8 @@ class Supernet:
         self.seed = seed
         self.recipe = {
             "batch_size": batch_size, "lr": lr, "random_subnets": random_subnets,
-            "distill": distill, "split": sorted(split), "sandwich": sandwich, "scan": scan,
+            "distill": distill, "split": sorted(split), "sandwich": sandwich, "teacher": teacher,
+            "scan": scan,
         }
         self.split = frozenset(split)
         self.feasible = feasible
@@ -325,17 +348,21 @@ class Supernet:
             x, y = self.task.batch(rng, r["batch_size"])
             opt.zero_grad(set_to_none=True)
             others = self._sample_many(rng, r["random_subnets"])
+            largest, smallest = self.largest, self.smallest
+            if r["teacher"] == "matched" and others:
+                largest = self._stretched(others[0], rng, True) or largest
+                smallest = self._stretched(others[0], rng, False) or smallest
             # Any growth before the first forward: autograd keeps a parameter's old shape while
             # a graph that used it is alive.
-            for arch in [self.largest, self.smallest, *others]:
+            for arch in [largest, smallest, *others]:
                 for key, full, _ in self._plan(arch).slots.values():
                     self._fit(key, full)
             teacher = None
             if r["sandwich"]:
-                logits = self.forward(self.largest, x)
+                logits = self.forward(largest, x)
                 _loss(logits, y).backward()
                 teacher = logits.detach() if r["distill"] else None
-                others.append(self.smallest)
+                others.append(smallest)
             for arch in others:
                 logits = self.forward(arch, x)
                 loss = _loss(logits, y) if teacher is None else _distill(logits, teacher, y)
@@ -347,6 +374,28 @@ class Supernet:
         self._opt = None
         self.steps_trained += step
         return self
+
+    def _stretched(self, arch: Any, rng: np.random.Generator, largest: bool) -> Any | None:
+        """``arch`` with every size decision (numeric choices but the patch size, integers)
+        at its largest or smallest value and its categorical decisions kept (decisions it did
+        not take, e.g. of deeper layers, drawn at random); None if ``feasible`` rejects it."""
+        taken = self.space.decisions(arch)
+        pick = max if largest else min
+        draws = _rng(rng)
+
+        def choose(key: str, decision: Any) -> Any:
+            if isinstance(decision, Choice) and not key.endswith("patch"):
+                sizes = [_magnitude(option) for option in decision.options]
+                if None not in sizes:
+                    return pick(range(len(sizes)), key=sizes.__getitem__)
+            if isinstance(decision, Integer):
+                return pick(decision.values())
+            if key in taken:
+                return taken[key]
+            return _random_value(draws, decision)
+
+        out = self.space.draw(choose)
+        return out if self.feasible is None or self.feasible(out) else None
 
     @torch.no_grad()
     def evaluate(self, arch: Any) -> dict[str, float]:
@@ -402,6 +451,17 @@ def _distill(logits: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor) -> to
         keep = y.flatten() != IGNORE
         logits, teacher = logits.flatten(0, 1)[keep], teacher.flatten(0, 1)[keep]
     return -(F.softmax(teacher, -1) * F.log_softmax(logits, -1)).sum(-1).mean()
+
+
+def _magnitude(node: Any) -> float | None:
+    """The size a choice option stands for: a number, or the sum of a list of numbers."""
+    items = node.items if isinstance(node, Seq) else [node]
+    if not items or not all(
+        isinstance(n, Const) and isinstance(n.value, int | float) and not isinstance(n.value, bool)
+        for n in items
+    ):
+        return None
+    return float(sum(n.value for n in items))
 
 
 def _padded(value: torch.Tensor, shape: tuple[int, ...], old: tuple[slice, ...]) -> torch.Tensor:

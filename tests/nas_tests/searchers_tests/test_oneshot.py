@@ -67,7 +67,8 @@ def drive(searcher, rounds: int, n: int = 3) -> list[str]:
 
 @pytest.fixture(scope="module")
 def trained() -> tuple[Supernet, list]:
-    supernet = Supernet(vit_space(), "digits", seed=0, scan=32, lr=1e-2)
+    # The one largest subnet as teacher, so the test below can watch it learn.
+    supernet = Supernet(vit_space(), "digits", seed=0, scan=32, lr=1e-2, teacher="largest")
     big, small = supernet.largest, supernet.smallest
     before = supernet.evaluate(big)["accuracy"]
     # A high learning rate: these widths learn slowly at the standalone recipe's 1e-3.
