@@ -20,10 +20,10 @@ under its *share key*:
   factor rank, separately from the dense linear of the same layer (the names differ).
 
 Training (``train``): each step trains a teacher on the labels and the other subnets of the
-step on its detached predictions (in-place distillation, BigNAS). With ``teacher="matched"`` the
-teacher and the smallest subnet of a step are the step's first random subnet stretched to its
-largest and smallest sizes with its categorical choices kept, so each few-shot split gets its
-own teacher; ``benchmarks/oneshot.py`` measures each of these choices against its ablation.
+step on its detached predictions (in-place distillation, BigNAS). The teacher is the space's
+largest subnet; with ``teacher="matched"`` the teacher and the smallest subnet of a step are the
+step's first random subnet stretched to its largest and smallest sizes with its categorical
+choices kept. ``benchmarks/oneshot.py`` measures each of these choices against its ablation.
 
 Limits: a heterogeneous head list (several head groups) is sliced as one plain block, so its
 heads do not map onto the heads of other subnets; mixer sizes that are tensor sizes (Linformer
@@ -157,10 +157,11 @@ class Supernet:
         split: categorical decisions given separate weights (few-shot splits): any of
             ``"mixer"``, ``"patch"``, ``"ffn"``.
         sandwich: train the largest and smallest subnets every step (else only random ones).
-        teacher: ``"matched"``: the largest and smallest subnets of a step take the categorical
-            choices (mixer types, patch size, ρ on/off, ...) of that step's first random subnet
-            and stretch only its size decisions, so every few-shot split gets its own teacher;
-            ``"largest"``: the one largest and smallest subnet of the space (by parameters).
+        teacher: ``"largest"``: the one largest and smallest subnet of the space (by
+            parameters); ``"matched"``: the largest and smallest subnets of a step take the
+            categorical choices (mixer types, patch size, ρ on/off, ...) of that step's first
+            random subnet and stretch only its size decisions, so every few-shot split gets its
+            own teacher (it ranked worse on benchmarks/oneshot.py's dense space, so it is off).
         feasible: ``feasible(arch) -> bool``; training samples only subnets it accepts (the
             ones a constrained search will score).
         scan: subnets sampled to size the shared tensors and find the extremes.
@@ -178,7 +179,7 @@ class Supernet:
         distill: bool = True,
         split: Iterable[str] = SPLITS,
         sandwich: bool = True,
-        teacher: str = "matched",
+        teacher: str = "largest",
         feasible: Callable[[Any], bool] | None = None,
         scan: int = SCAN_SAMPLES,
     ) -> None:
