@@ -12,6 +12,7 @@ from datetime import timedelta
 from typing import Any
 
 from sqlalchemy import Connection
+from sqlalchemy import bindparam
 from sqlalchemy import func
 from sqlalchemy import select
 from sqlalchemy import update
@@ -542,25 +543,35 @@ class Database(ResourceMixin, ReadMixin, ManageMixin):
         if not checked:
             return []
         now = utcnow()
-        lost = []
+        ids = [out.trial_id for out, _, _ in checked]
         with transaction(self._engine, write=True) as conn:
-            for out, metrics, steps in checked:
-                done = conn.execute(
-                    update(Trial)
-                    .where(Trial.id == out.trial_id, Trial.state == "RUNNING")
-                    .values(state=out.state, finished=now, error=out.error)
-                ).rowcount
-                if done != 1:
-                    lost.append(out.trial_id)
-                    continue
-                if metrics:
-                    conn.execute(insert(conn, Metric), [
-                        {"trial_id": out.trial_id, "name": k, "value": v}
-                        for k, v in metrics.items()])
-                if steps:
-                    conn.execute(insert(conn, IntermediateValue), [
-                        {"trial_id": out.trial_id, "name": n, "step": st, "value": v}
-                        for (n, st), v in steps.items()])
+            # Whole-batch statements (a batch can hold 2,000 trials): lock the trials still
+            # RUNNING, then update them and insert their values with one executemany each.
+            running: set[int] = set()
+            for i in range(0, len(ids), CHUNK):
+                running.update(conn.execute(
+                    select(Trial.id).where(Trial.id.in_(ids[i:i + CHUNK]),
+                                           Trial.state == "RUNNING").with_for_update()
+                ).scalars())
+            kept = [item for item in checked if item[0].trial_id in running]
+            lost = [trial_id for trial_id in ids if trial_id not in running]
+            if kept:
+                conn.execute(
+                    update(Trial).where(Trial.id == bindparam("tid"))
+                    .values(state=bindparam("new_state"), finished=now,
+                            error=bindparam("why"))
+                    .execution_options(synchronize_session=False),
+                    [{"tid": out.trial_id, "new_state": out.state, "why": out.error}
+                     for out, _, _ in kept],
+                )
+            metric_rows = [{"trial_id": out.trial_id, "name": k, "value": v}
+                           for out, metrics, _ in kept for k, v in metrics.items()]
+            if metric_rows:
+                conn.execute(insert(conn, Metric), metric_rows)
+            value_rows = [{"trial_id": out.trial_id, "name": n, "step": st, "value": v}
+                          for out, _, steps in kept for (n, st), v in steps.items()]
+            if value_rows:
+                conn.execute(insert(conn, IntermediateValue), value_rows)
         return lost
 
     def finish_trial(
