@@ -54,8 +54,16 @@ def _stop(signum: int, frame: Any) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    # SIGTERM stops a run as Ctrl-C does at every moment, from the first import on (exit 130).
-    signal.signal(signal.SIGTERM, _stop)
+    # SIGTERM stops a run as Ctrl-C does at every moment, from the first import on (exit 130);
+    # the caller's handler comes back after, for `main()` called in-process (tests, notebooks).
+    previous = signal.signal(signal.SIGTERM, _stop)
+    try:
+        return _run_study(args)
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+
+
+def _run_study(args: argparse.Namespace) -> int:
     import nas
     import storage
     from nas._cli import storage_url
