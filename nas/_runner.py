@@ -111,6 +111,8 @@ class RunResult:
         best: Best trials as storage trial dicts: the top 5 for one objective, the Pareto
             front for several.
         seconds: Wall time of this run.
+        infeasible: When every candidate this run checked broke a device constraint, which
+            constraints and the closest value seen; else None.
     """
 
     study: str
@@ -120,6 +122,7 @@ class RunResult:
     pruned: int
     best: list[dict[str, Any]]
     seconds: float
+    infeasible: str | None = None
 
 
 def run(
@@ -173,13 +176,15 @@ def run(
         ledger = Ledger(db, study.name, budget=study.trials, objectives=list(study.objectives),
                         searcher=study.searcher, lease_s=lease_s, patience_s=patience_s)
         ledger.recover()
+        infeasible = None
         if not _finished(ledger, study):
-            _run_on_ray(db, ledger, study, storage, workers, seed, address, quiet, log_dir)
+            infeasible = _run_on_ray(db, ledger, study, storage, workers, seed, address, quiet,
+                                     log_dir)
         ledger.verify()
         counts = ledger.counts()
         best = db.best(study.name, k=5) if len(study.objectives) == 1 else db.pareto(study.name)
     return RunResult(study.name, storage, counts["COMPLETE"], counts["FAILED"],
-                     counts["PRUNED"], best, time.monotonic() - start)
+                     counts["PRUNED"], best, time.monotonic() - start, infeasible)
 
 
 def _finished(ledger: Ledger, study: Study) -> bool:
@@ -188,7 +193,8 @@ def _finished(ledger: Ledger, study: Study) -> bool:
 
 
 def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: int, seed: int,
-                address: str | None, quiet: bool, log_dir: str) -> None:
+                address: str | None, quiet: bool, log_dir: str) -> str | None:
+    """Run the study's trials; returns the driver's infeasibility summary (or None)."""
     started_ray = False
     try:
         with _deferred_interrupts():
@@ -197,8 +203,10 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
         with study_logger(log_path(log_dir, study.name)) as logger:
-            _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger,
-                    log_dir).loop()
+            driver = _Driver(db, ledger, study, pool, storage, workers, seed, quiet, logger,
+                             log_dir)
+            driver.loop()
+            return None if driver.feasible is None else driver.feasible.summary()
     finally:
         if started_ray:
             with _deferred_interrupts():
@@ -378,10 +386,11 @@ class _Driver:
 
     def _searcher(self, seed: int, url: str, finished: list[dict[str, Any]]) -> BaseSearcher:
         study = self.study
+        self.feasible = feasibility_check(study.constraints, url)
         searcher = make_searcher(
             study.searcher, space=study.space, objectives=dict(study.objectives),
             constraints=study.constraints, seed=seed,
-            feasible=feasibility_check(study.constraints, url),
+            feasible=self.feasible,
             **dict(study.searcher_options or {}),
         )
         state = self.db.searcher_state(study.name)

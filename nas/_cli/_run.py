@@ -97,9 +97,14 @@ def _run_study(args: argparse.Namespace) -> int:
         _print_best(args, study, result.best)
     if not result.complete:
         # Exit 3: the run worked, the search found nothing (contract.md).
-        print(f"nas run: no trial of {result.study!r} completed ({result.failed} failed, "
-              f"{result.pruned} pruned): see `nas trials {result.study}` for their errors, "
-              "then fix evaluate or loosen the constraints.", file=sys.stderr)
+        if result.infeasible is not None:
+            print(f"nas run: no trial of {result.study!r} completed: {result.infeasible}; "
+                  "loosen those constraints or widen the space toward smaller models.",
+                  file=sys.stderr)
+        else:
+            print(f"nas run: no trial of {result.study!r} completed ({result.failed} failed, "
+                  f"{result.pruned} pruned): see `nas trials {result.study}` for their "
+                  "errors, then fix evaluate or loosen the constraints.", file=sys.stderr)
         return 3
     return 0
 

@@ -273,3 +273,47 @@ def test_ctrl_c_and_sigterm_at_ten_moments_end_130_and_lose_nothing(tmp_path):
     trials = storage.connect(url).trials("stops")
     assert [t["state"] for t in trials] == ["COMPLETE"] * 1200
     assert len({t["arch_id"] for t in trials}) == 1200
+
+
+def test_a_run_whose_every_trial_failed_exits_3(tmp_path, capsys):
+    spec = tmp_path / "spec.py"
+    spec.write_text(SPEC.format(sleep=0).replace('return {"loss"', 'raise ValueError("nope")\n'
+                                                 '    return {"loss"'))
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["run", str(spec), "--storage", url, "--trials", "3", "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert "no trial of 'cli' completed (3 failed, 0 pruned)" in err
+    assert "nas trials cli" in err and len(err.strip().splitlines()) == 1
+
+
+IMPOSSIBLE = """
+import nas
+from evaluators import CostEvaluator
+from space import Constraint, Space, choice, head, heads, layer, patches, repeat, transformer
+
+space = Space(transformer(repeat(layer(choice(16, 32), heads(head("softmax"), count=2),
+                                       ffn=[32]), depth=1),
+                          input=patches(8, 2, 1), num_classes=10))
+study = nas.Study(name="tiny-mcu", space=space, evaluate=CostEvaluator("stm32f746"),
+                  objectives={"sram_kb": "min"}, searcher="random", trials=4,
+                  constraints=[Constraint("params", "<=", 10, device="stm32f746")])
+"""
+
+
+def test_an_impossible_device_constraint_exits_3_naming_it_and_the_closest_value(tmp_path,
+                                                                                capsys):
+    from space import count_params
+
+    spec = tmp_path / "spec.py"
+    spec.write_text(IMPOSSIBLE)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    assert main(["run", str(spec), "--storage", url, "--quiet"]) == 3
+    err = capsys.readouterr().err
+    assert len(err.strip().splitlines()) == 1
+    assert "no trial of 'tiny-mcu' completed" in err and "params <= 10 on stm32f746" in err
+    # The smallest model of the space is the closest one to the bound.
+    namespace: dict = {}
+    exec(IMPOSSIBLE, namespace)
+    smallest = min(count_params(namespace["space"].sample(i)) for i in range(20))
+    assert f"closest seen {smallest:.4g}" in err
+    assert storage.connect(url).trials("tiny-mcu") == []
