@@ -30,8 +30,7 @@ class Study:
             own metrics.
         searcher: One of the registered searcher names (see ``nas.make_searcher``), or
             ``"auto"`` (the default): the one ``benchmarks/searchers.py`` shows best for the
-            number of objectives, the budget and the space's size, resolved when the study is
-            built (see ``nas/searchers/_auto.py``).
+            space's size, resolved when the study is built (``nas/searchers/_auto.py``).
         trials: Total number of finished trials the study should reach.
         searcher_options: Keyword arguments for the searcher, e.g. ``{"population": 20}``.
         resources: Per trial, ``{"cpus": 1, "gpus": 0.5}``; fractions of a GPU are allowed.
@@ -75,9 +74,7 @@ class Study:
         if self.searcher == "auto":
             from nas.searchers._auto import choose_searcher
 
-            object.__setattr__(
-                self, "searcher", choose_searcher(self.space, self.trials, self.objectives)
-            )
+            object.__setattr__(self, "searcher", choose_searcher(self.space))
         self._check_searcher()
         self._check_constraints()
         self._check_pruner()
