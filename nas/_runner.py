@@ -88,12 +88,21 @@ def _deferred_interrupts() -> Iterator[None]:
     def hold(signum: int, frame: Any) -> None:
         caught.append(signum)
 
-    previous = {sig: signal.signal(sig, hold) for sig in (signal.SIGINT, signal.SIGTERM)}
+    signals = {signal.SIGINT, signal.SIGTERM}
+    previous = {sig: signal.signal(sig, hold) for sig in signals}
+    # ray.init installs its own SIGTERM handler (sys.exit(15)) early on: blocked signals wait
+    # for our handlers to be back, and one that still reaches Ray's handler is taken as held.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
     try:
         yield
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        caught.append(signal.SIGTERM)
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     if caught:
         raise KeyboardInterrupt
 
@@ -196,6 +205,7 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
                 address: str | None, quiet: bool, log_dir: str) -> str | None:
     """Run the study's trials; returns the driver's infeasibility summary (or None)."""
     started_ray = False
+    was_up = ray.is_initialized()
     try:
         with _deferred_interrupts():
             started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
@@ -208,7 +218,8 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
             driver.loop()
             return None if driver.feasible is None else driver.feasible.summary()
     finally:
-        if started_ray:
+        # A start-up cut short by an interrupt may have left Ray half up: shut that down too.
+        if started_ray or (not was_up and ray.is_initialized()):
             with _deferred_interrupts():
                 ray.shutdown()
 
