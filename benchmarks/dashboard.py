@@ -19,6 +19,7 @@ times, alternating which goes first. Checks that no trial failed, no poll failed
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import os
 import re
@@ -272,21 +273,12 @@ def load() -> str:
 
 
 def _pg_database() -> tuple[str, Callable[[], None]]:
-    import psycopg
-
-    admin = os.environ.get(
-        "HETNAS_BENCH_PG", "postgresql+psycopg://postgres@127.0.0.1:5432/postgres"
-    )
-    dsn = admin.replace("postgresql+psycopg://", "postgresql://")
-    name = f"hetnas_bench_{uuid.uuid4().hex[:8]}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-
-    def drop() -> None:
-        with psycopg.connect(dsn, autocommit=True) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
-
-    return f"{admin.rsplit('/', 1)[0]}/{name}", drop
+    """A fresh database on the PostgreSQL server and its drop: benchmarks/storage.py's helper."""
+    spec = importlib.util.spec_from_file_location("storage_benchmark",
+                                                  Path(__file__).with_name("storage.py"))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module._pg_database()
 
 
 def main() -> None:
