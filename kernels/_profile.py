@@ -21,6 +21,7 @@ from kernels._profile_ops import grid as grid_shapes
 from kernels._timing import NOISY
 from kernels._timing import REMEASURE
 from kernels._timing import clock_ns
+from kernels._timing import clock_overhead_ns
 from kernels._timing import robust_estimate
 
 DEVICES = ("cpu", "cuda")
@@ -104,12 +105,14 @@ def _profile_shapes(device: str, names: list[str], grid: str, dtype: torch.dtype
     rng = np.random.default_rng(0)
     order = _by_size(shapes) if device == "cpu" else np.arange(len(shapes))
     size = _CHUNK[device]
+    # A CPU sample is one call, short enough for the clock's own cost to show.
+    offset = clock_overhead_ns(clock) if device == "cpu" else 0
     records = []
     with torch.inference_mode():
         for first in range(0, len(shapes), size):
             index = order[first:first + size]
             chunk = [shapes[i] for i in index]
-            cases = [_Case(OPS[op](shape, device, dtype), device) for op, shape in chunk]
+            cases = [_Case(OPS[op](shape, device, dtype), device, offset) for op, shape in chunk]
             for case in cases:
                 case.warm(_REPEATS[grid][0])
             _interleave(cases, clock, rng, (*_REPEATS[grid][1:], _MAX_TOTAL_S[grid]))
@@ -165,8 +168,9 @@ def _check(device: str, ops: Sequence[str] | None, grid_name: str) -> list[str]:
 class _Case:
     """One shape's closure and its samples (seconds per call) in the current attempt."""
 
-    def __init__(self, fn: Op, device: str) -> None:
+    def __init__(self, fn: Op, device: str, clock_offset_ns: int = 0) -> None:
         self.fn = fn
+        self.offset = clock_offset_ns
         self.sync = torch.cuda.synchronize if device == "cuda" else _no_sync
         self.device = device
         self.inner = 1
@@ -205,7 +209,7 @@ class _Case:
         for _ in range(self.inner):
             self.fn()
         self.sync()
-        self.times.append((clock() - c0) * 1e-9 / self.inner)
+        self.times.append(max(clock() - c0 - self.offset, 1) * 1e-9 / self.inner)
         self.total += time.perf_counter() - t0
 
     def finished(self, min_samples: int, max_samples: int, min_total_s: float,
