@@ -5,7 +5,13 @@ the device's ``KernelLatencyModel``. What a kernel profile cannot see (Python an
 dispatch per call, the copies and reshapes between calls) is fitted on a few measured
 end-to-end models as
 
-    latency_ms = a·Σ kernel_ms + b·calls + c·Melements written + d,   a, b, c, d >= 0.
+    latency_ms = a·Σ kernel_ms + b·calls + c·Melements written + d + e·Mparams + f·GMACs,
+    all >= 0.
+
+Mparams is the weights read once per forward: profiled alone, an op finds its weights in a
+cache that a whole model's weights outgrow. GMACs lets a runtime whose matrix products run at
+another speed than the profiled ones (ONNX Runtime's, priced with the torch CPU profile) be
+fitted; on the profiled runtime itself its weight comes out near 0.
 
 Per-stage features (embedding, each layer, head) are cached under the stage's configuration, so
 predicting many architectures from one space reuses nearly every stage.
@@ -25,11 +31,12 @@ from evaluators._errors import EvaluatorError
 from evaluators._kernel_model import KernelLatencyModel
 from evaluators._kernel_model import output_numel
 
-FEATURE_NAMES = ("kernel_ms", "calls", "melements", "constant")
+FEATURE_NAMES = ("kernel_ms", "calls", "melements", "constant", "mparams", "gmacs")
+_N = len(FEATURE_NAMES)
 # Stage vectors carry the static counts too, so a list of architectures is priced in one pass.
-_PARAMS, _MACS = 4, 5
+_PARAMS, _MACS = _N, _N + 1
 # Before calibration: the plain sum of the kernel predictions.
-IDENTITY = (1.0, 0.0, 0.0, 0.0)
+IDENTITY = (1.0, 0.0, 0.0, 0.0, 0.0, 0.0)
 
 
 def fast_dict(arch: Any) -> dict[str, Any]:
@@ -79,7 +86,8 @@ class LatencyModel:
         calls = stage["calls"]
         ms = sum(self.kernels.call_ms(op, s) for op, s in calls)
         elems = sum(output_numel(op, s) for op, s in calls) / 1e6
-        return (ms, float(len(calls)), elems, 0.0, float(stage["params"]), float(stage["macs"]))
+        params, macs = float(stage["params"]), float(stage["macs"])
+        return (ms, float(len(calls)), elems, 0.0, params / 1e6, macs / 1e9, params, macs)
 
     def _row(self, arch: Any, batch_size: int) -> list[float]:
         a = fast_dict(arch)
@@ -93,21 +101,22 @@ class LatencyModel:
         return row
 
     def stage_matrix(self, archs: Sequence[Any], batch_size: int = 1) -> np.ndarray:
-        """Per architecture: ``FEATURE_NAMES`` then params and MACs (shape ``(n, 6)``)."""
-        return np.array([self._row(a, batch_size) for a in archs], dtype=float).reshape(-1, 6)
+        """Per architecture: ``FEATURE_NAMES`` then params and MACs (shape ``(n, 8)``)."""
+        return np.array([self._row(a, batch_size) for a in archs],
+                        dtype=float).reshape(-1, _N + 2)
 
     def features(self, arch: Any, batch_size: int = 1) -> np.ndarray:
         """``FEATURE_NAMES`` of one forward pass (the constant column is 1)."""
-        return np.array(self._row(arch, batch_size)[:4])
+        return np.array(self._row(arch, batch_size)[:_N])
 
     def predict(self, archs: Sequence[Any], batch_size: int = 1) -> np.ndarray:
         """Milliseconds per architecture (one matrix product over the cached stage features)."""
-        return self.stage_matrix(archs, batch_size)[:, :4] @ np.asarray(self.weights)
+        return self.stage_matrix(archs, batch_size)[:, :_N] @ np.asarray(self.weights)
 
     def predict_all(self, archs: Sequence[Any], batch_size: int = 1) -> dict[str, np.ndarray]:
         """``latency_ms``, ``params`` and ``flops`` per architecture."""
         m = self.stage_matrix(archs, batch_size)
-        return {"latency_ms": m[:, :4] @ np.asarray(self.weights), "params": m[:, _PARAMS],
+        return {"latency_ms": m[:, :_N] @ np.asarray(self.weights), "params": m[:, _PARAMS],
                 "flops": 2 * m[:, _MACS]}
 
     def kernel_breakdown(self, arch: Any, batch_size: int = 1) -> dict[str, float]:
@@ -132,4 +141,8 @@ class LatencyModel:
                 f"The stored latency model of {device!r} has format {params.get('format')!r}, "
                 f"not 'hetnas.latency/1'. Recalibrate: nas calibrate --device {device}"
             )
-        return cls(KernelLatencyModel.from_params(device, params["ops"]), params["weights"])
+        # A model stored before a feature existed did not use it: its weight is 0.
+        stored = dict(zip(params.get("features", FEATURE_NAMES[:4]), params["weights"],
+                          strict=True))
+        weights = [float(stored.get(name, 0.0)) for name in FEATURE_NAMES]
+        return cls(KernelLatencyModel.from_params(device, params["ops"]), weights)

@@ -44,3 +44,14 @@ def robust_estimate(samples: Sequence[float]) -> tuple[float, float]:
     estimate) / estimate."""
     low, quartile = np.quantile(np.asarray(samples, dtype=float), [ESTIMATE_QUANTILE, 0.25])
     return float(low), float((quartile - low) / low) if low > 0 else 0.0
+
+
+def clock_overhead_ns(clock: Callable[[], int], reads: int = 2000) -> int:
+    """The fewest nanoseconds between two back-to-back reads of ``clock``: what timing a
+    single call adds to it (about 0.25 µs for thread CPU time here, 5-10 % of a small op)."""
+    best = None
+    for _ in range(reads):
+        start = clock()
+        gap = clock() - start
+        best = gap if best is None or gap < best else best
+    return int(best or 0)

@@ -65,9 +65,15 @@ def test_latency_model_sums_calls_and_round_trips() -> None:
     expected = sum(_truth(op, s) for op, s in space.trace(arch, 1))
     assert model.predict([arch])[0] == pytest.approx(expected, rel=0.02)
     assert sum(model.kernel_breakdown(arch).values()) == pytest.approx(expected, rel=0.02)
-    model.weights = (1.1, 0.01, 0.2, 0.3)
+    model.weights = (1.1, 0.01, 0.2, 0.3, 0.05, 0.5)
     again = LatencyModel.from_params("cpu", model.to_params())
     np.testing.assert_allclose(again.predict(ARCHS, 8), model.predict(ARCHS, 8))
+    # A model stored before the weights-read and GMACs terms loads with them off.
+    old = {**model.to_params(), "features": ["kernel_ms", "calls", "melements", "constant"],
+           "weights": [1.1, 0.01, 0.2, 0.3]}
+    model.weights = (1.1, 0.01, 0.2, 0.3, 0.0, 0.0)
+    np.testing.assert_allclose(LatencyModel.from_params("cpu", old).predict(ARCHS, 8),
+                               model.predict(ARCHS, 8))
     cols = model.predict_all(ARCHS)
     assert list(cols["params"]) == [space.count_params(a) for a in ARCHS]
     assert list(cols["flops"]) == [2 * space.count_macs(a) for a in ARCHS]
