@@ -15,6 +15,7 @@ from space import derived
 from space import layer
 from space import mixer
 from space import patches
+from space import ref
 from space import repeat
 from space import transformer
 
@@ -123,3 +124,20 @@ def test_seconds_budget_stops_on_time() -> None:
     supernet = nas.Supernet(hetero_space(), "digits", seed=0, scan=8)
     supernet.train(seconds=1.0)
     assert supernet.steps_trained >= 1
+
+
+def test_tensors_grown_after_a_backward_train_on() -> None:
+    # Sized from one scanned subnet, the shared tensors grow whenever a later step draws a
+    # larger one, after earlier backward passes used them at their old shapes (low-rank
+    # factors and per-head layouts whose elementwise maximum no single subnet reaches).
+    body = layer(ref("embed"), mixer("softmax", heads=choice(2, 4)), ffn=[16],
+                 rank_ratio=ref("rank_ratio"))
+    sub = Space(transformer(repeat(body, choice(1, 2)), input=patches(8, choice(2, 4), 1),
+                            num_classes=10, embed=choice(16, 32), rank_ratio=choice(0.5, 0.9)))
+    supernet = nas.Supernet(sub, "digits", seed=0, scan=1, random_subnets=2)
+    before = {k: tuple(v.shape) for k, v in supernet.weights.items()}
+    supernet.train(steps=30)
+    assert supernet.steps_trained == 30
+    grown = [k for k, shape in before.items() if tuple(supernet.weights[k].shape) != shape]
+    assert grown
+    assert all(np.isfinite(supernet.score([sub.sample(seed) for seed in range(4)])))

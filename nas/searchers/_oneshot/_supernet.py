@@ -297,14 +297,22 @@ class Supernet:
         with torch.no_grad():
             grown = torch.randn(shape, generator=gen) * 0.02
             grown[old] = p.data
-            state = self._opt.state.get(p, {}) if self._opt is not None else {}
-            for name, value in list(state.items()):
-                if torch.is_tensor(value) and value.shape == p.shape:
-                    state[name] = _padded(value, shape, old)
-            grad = None if p.grad is None else _padded(p.grad, shape, old)
-            p.grad = None
-            p.data = grown
-            p.grad = grad
+        # A new Parameter, not p.data resized: autograd keeps the old shape in p's gradient
+        # accumulator for as long as anything holds it, and the next backward through the
+        # grown tensor then fails ("SliceBackward0 returned an invalid gradient").
+        new = torch.nn.Parameter(grown)
+        if p.grad is not None:
+            new.grad = _padded(p.grad, shape, old)
+        self.weights[key] = new
+        if self._opt is not None:
+            for group in self._opt.param_groups:
+                group["params"] = [new if q is p else q for q in group["params"]]
+            state = self._opt.state.pop(p, {})
+            self._opt.state[new] = {
+                name: _padded(value, shape, old)
+                if torch.is_tensor(value) and value.shape == p.shape else value
+                for name, value in state.items()
+            }
 
     def forward(self, arch: Any, x: torch.Tensor) -> torch.Tensor:
         """Logits of subnet ``arch`` with inherited weights."""
