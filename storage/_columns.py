@@ -88,8 +88,10 @@ class ColumnsMixin:
         }, str(cursor)
 
 
-def _whole_study(conn: Connection, study_id: int,
-                 head: tuple[Any, ...]) -> tuple[list[Any], list[str]]:
+def _whole_study(conn: Connection, study_id: int, head: tuple[Any, ...],
+                 only: Any = None) -> tuple[list[Any], list[str]]:
+    """The study's trials (those whose id is in the subquery ``only``, when given), one row
+    each with a column per metric the study records."""
     in_study = select(Trial.id).where(Trial.study_id == study_id)
     names = sorted(conn.execute(
         select(Metric.name).distinct().where(Metric.trial_id.in_(in_study))).scalars())
@@ -98,17 +100,20 @@ def _whole_study(conn: Connection, study_id: int,
         metric = aliased(Metric)
         query = query.add_columns(metric.value).outerjoin(
             metric, and_(metric.trial_id == Trial.id, metric.name == name))
-    query = query.where(Trial.study_id == study_id).order_by(Trial.number)
-    return conn.execute(query).all(), names
+    query = query.where(Trial.study_id == study_id)
+    if only is not None:
+        query = query.where(Trial.id.in_(only))
+    return conn.execute(query.order_by(Trial.number)).all(), names
 
 
 def _changed(conn: Connection, study_id: int, head: tuple[Any, ...],
              since: str) -> tuple[list[Any], list[str]]:
     # The few changed ids first, then only their rows: filtering the study's trials by a
-    # subquery would walk all of them.
-    ids: Any = list(conn.execute(_changed_since(study_id, since)).scalars())
+    # subquery would walk all of them. Many changed (a burst of finished trials) are read as
+    # a whole study is, where walking them is the cheap way.
+    ids = list(conn.execute(_changed_since(study_id, since)).scalars())
     if len(ids) > CHUNK:
-        ids = _changed_since(study_id, since)
+        return _whole_study(conn, study_id, head, _changed_since(study_id, since))
     trials = conn.execute(select(*head).where(Trial.id.in_(ids)).order_by(Trial.number)).all()
     values = conn.execute(
         select(Metric.trial_id, Metric.name, Metric.value).where(Metric.trial_id.in_(ids))).all()

@@ -159,12 +159,20 @@ function isBetter(dir, a, b) { return dir === "max" ? a > b : a < b; }
 function bestSoFar(trials, name, dir, byTime) {
   const done = trials.filter((t) => t.s === "COMPLETE" && t.ok && name in t.m);
   if (byTime) done.sort((a, b) => a.t1 - b.t1);
+  // Only the trials that improved, and the last one: the step line is the same, and a
+  // 20,000-trial history stays a path of a few dozen steps.
   const points = [];
   let best = null;
   for (const t of done) {
     const v = t.m[name];
-    if (best === null || isBetter(dir, v, best)) best = v;
-    points.push([byTime ? t.t1 : t.n, best]);
+    if (best === null || isBetter(dir, v, best)) {
+      best = v;
+      points.push([byTime ? t.t1 : t.n, best]);
+    }
+  }
+  const last = done[done.length - 1];
+  if (last && points[points.length - 1][0] !== (byTime ? last.t1 : last.n)) {
+    points.push([byTime ? last.t1 : last.n, best]);
   }
   return points;
 }
