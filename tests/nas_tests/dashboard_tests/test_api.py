@@ -28,9 +28,10 @@ def rows(columns: dict) -> list[dict]:
     assert {len(v) for v in (columns["number"], columns["state"], columns["worker"],
                              columns["finished"], columns["ok"], *columns["metrics"].values())
             } == {len(columns["id"])}
+    workers = columns["workers"]
     return [{"id": columns["id"][i], "n": columns["number"][i],
              "s": columns["states"][columns["state"][i]],
-             "w": None if columns["worker"][i] is None else columns["workers"][columns["worker"][i]],
+             "w": None if columns["worker"][i] is None else workers[columns["worker"][i]],
              "t1": columns["finished"][i], "ok": bool(columns["ok"][i]),
              "m": {k: v[i] for k, v in columns["metrics"].items() if v[i] is not None}}
             for i in range(len(columns["id"]))]
