@@ -85,9 +85,9 @@ class Source:
             return kept.body, cursor
 
     def changes(self, name: str, constraints: list[dict[str, Any]],
-                since: str) -> tuple[dict[str, Any], str]:
-        """The trials changed since the cursor ``since``, as the page's columns (see
-        :func:`encode`), and the next cursor."""
+                since: str | None) -> tuple[dict[str, Any], str]:
+        """The trials changed since the cursor ``since`` (all of them for ``None``), as the
+        page's columns (see :meth:`_Columns.payload`), and the next cursor."""
         arrays, cursor = self._db.trial_arrays(name, since)
         columns = _Columns(None, constraints)
         columns.merge(arrays)
