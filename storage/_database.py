@@ -18,6 +18,7 @@ from sqlalchemy import select
 from sqlalchemy import update
 
 from storage import _validate
+from storage._columns import ColumnsMixin
 from storage._engine import insert
 from storage._engine import make_engine
 from storage._engine import transaction
@@ -92,7 +93,7 @@ class TrialOutcome:
     error: str | None = None
 
 
-class Database(ResourceMixin, ReadMixin, ManageMixin):
+class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
     """A study database. Create it with :func:`storage.connect`.
 
     Every method runs in its own transaction and is safe to call from many processes at once;

@@ -136,6 +136,31 @@ def test_trial_columns_are_the_changes_as_columns(
         assert later["id"] == [running] and later["metrics"] == {}
 
 
+def test_trial_arrays_are_trial_columns_with_epoch_milliseconds(
+    db: storage.Database, study: str, storage_url: str
+) -> None:
+    # 600 trials: more changed trials than one IN list holds takes the whole-study query.
+    done = db.add_results(study, [(*arch(i), {"accuracy": i / 1000, "latency_ms": i} if i % 3
+                                   else {"accuracy": i / 1000}) for i in range(600)])
+    (running,) = db.add_trials(study, [arch(700)])
+    db.start_trial(running, worker="w7", node="n")
+    with storage.connect(storage_url, read_only=True) as reader:
+        columns, _ = reader.trial_columns(study)
+        for since in (None, _later(-60)):
+            arrays, _ = reader.trial_arrays(study, since)
+            assert arrays["id"] == columns["id"] == [*done, running]
+            for key in ("number", "state", "worker", "metrics"):
+                assert arrays[key] == columns[key], key
+            assert arrays["finished"][-1] is None
+            iso = datetime.fromtimestamp(arrays["finished"][0] / 1000, UTC)
+            assert abs(iso - datetime.fromisoformat(columns["finished"][0])) < timedelta(
+                milliseconds=1)
+        few, _ = reader.trial_arrays(study, _later(1))
+        assert few["id"] == [running] and few["worker"] == ["w7"] and few["metrics"] == {}
+        with pytest.raises(storage.StudyNotFound, match=study):
+            reader.trial_arrays("no-such-study")
+
+
 def test_matching_ids_filter_every_state_with_the_where_language(
     db: storage.Database, study: str
 ) -> None:

@@ -40,6 +40,7 @@ const studyHref = (name) => "#/study/" + encodeURIComponent(name);
 const trialHref = (id) => "#/trial/" + Number(id);
 const fmt = (v) => (typeof v === "number" ? Plot.fmt(v) : v === null || v === undefined ? "" : String(v));
 const when = (iso) => (iso ? iso.replace("T", " ").replace(/\.\d+Z$/, "Z") : "");
+const whenMs = (ms) => (ms === null || ms === undefined ? "" : when(new Date(ms).toISOString()));
 
 // replaceChildren that skips the sections a page leaves out (null).
 function show(...nodes) { app.replaceChildren(...nodes.filter((n) => n)); }
@@ -87,15 +88,17 @@ async function studiesPage() {
 
 // -- study data kept live --------------------------------------------------------------------
 
-// The API sends trials as columns (cheap for 20,000 of them); the pages use one object each.
+// The API sends trials as columns (cheap for 20,000 of them): states and workers as codes into
+// their own lists, finish times as epoch milliseconds. The pages use one object per trial.
 function rows(columns) {
   const out = [];
   const names = Object.keys(columns.metrics);
+  const {states, workers, state, worker, finished, ok} = columns;
   for (let i = 0; i < columns.id.length; i++) {
     const m = {};
     for (const k of names) { const v = columns.metrics[k][i]; if (v !== null) m[k] = v; }
-    out.push({id: columns.id[i], n: columns.number[i], s: columns.state[i], w: columns.worker[i],
-              t1: columns.finished[i], m, ok: columns.ok[i]});
+    out.push({id: columns.id[i], n: columns.number[i], s: states[state[i]],
+              w: worker[i] === null ? null : workers[worker[i]], t1: finished[i], m, ok: ok[i] === 1});
   }
   return out;
 }
@@ -155,13 +158,21 @@ function isBetter(dir, a, b) { return dir === "max" ? a > b : a < b; }
 
 function bestSoFar(trials, name, dir, byTime) {
   const done = trials.filter((t) => t.s === "COMPLETE" && t.ok && name in t.m);
-  if (byTime) done.sort((a, b) => Date.parse(a.t1) - Date.parse(b.t1));
+  if (byTime) done.sort((a, b) => a.t1 - b.t1);
+  // Only the trials that improved, and the last one: the step line is the same, and a
+  // 20,000-trial history stays a path of a few dozen steps.
   const points = [];
   let best = null;
   for (const t of done) {
     const v = t.m[name];
-    if (best === null || isBetter(dir, v, best)) best = v;
-    points.push([byTime ? Date.parse(t.t1) : t.n, best]);
+    if (best === null || isBetter(dir, v, best)) {
+      best = v;
+      points.push([byTime ? t.t1 : t.n, best]);
+    }
+  }
+  const last = done[done.length - 1];
+  if (last && points[points.length - 1][0] !== (byTime ? last.t1 : last.n)) {
+    points.push([byTime ? last.t1 : last.n, best]);
   }
   return points;
 }
@@ -369,7 +380,7 @@ async function studyPage(name) {
     if (state.stateFilter) rows = rows.filter((t) => t.s === state.stateFilter);
     if (state.matched) rows = rows.filter((t) => state.matched.has(t.id));
     const key = state.sort;
-    const value = (t) => (key === "n" ? t.n : key === "s" ? t.s : key === "t1" ? (t.t1 || "") :
+    const value = (t) => (key === "n" ? t.n : key === "s" ? t.s : key === "t1" ? t.t1 :
       key === "w" ? (t.w || "") : (key in t.m ? t.m[key] : null));
     rows.sort((a, b) => {
       const va = value(a), vb = value(b);
@@ -399,7 +410,7 @@ async function studyPage(name) {
           el("td", {}, el("a", {href: trialHref(t.id)}, t.n)),
           el("td", {}, el("span", {class: "state " + t.s}, t.s)),
           ...metricNames.map((m) => el("td", {class: "num"}, fmt(t.m[m]))),
-          el("td", {class: "muted"}, when(t.t1)), el("td", {}, t.w || ""),
+          el("td", {class: "muted"}, whenMs(t.t1)), el("td", {}, t.w || ""),
           el("td", {}, t.s === "COMPLETE" ? (t.ok ? "yes" : "no") : ""))))),
       el("div", {class: "controls"},
         el("button", {id: "prev", disabled: state.page === 0, onclick: () => { state.page--; drawTable(); }}, "‹ prev"),

@@ -114,6 +114,7 @@ const Plot = (() => {
       f.root.append(svg("path", {class: "frontline", d}));
     }
     const onCanvas = opt.points.length > SVG_POINTS;
+    const isFront = opt.points.map((p) => p.cls.includes("front"));
     const g = svg("g", {class: "points"});
     const painted = [];
     if (onCanvas) {
@@ -125,28 +126,36 @@ const Plot = (() => {
       const style = getComputedStyle(document.documentElement);
       const ok = style.getPropertyValue("--ok").trim() || "#1f77b4";
       const bad = style.getPropertyValue("--bad").trim() || "#999";
+      // One path per colour and kind, not one per point: a fill per point is most of the
+      // cost of drawing 20,000 of them.
+      const paths = new Map();
       opt.points.forEach((p, i) => {
-        if (p.cls.includes("front")) return;
+        if (isFront[i]) return;
         const cx = f.x(p.x), cy = f.y(p.y);
         painted.push([cx, cy, i]);
-        ctx.beginPath();
-        ctx.arc(cx, cy, 2.6, 0, 2 * Math.PI);
-        if (p.cls.includes("infeasible")) { ctx.strokeStyle = p.color || bad; ctx.stroke(); }
-        else { ctx.globalAlpha = 0.55; ctx.fillStyle = p.color || ok; ctx.fill(); ctx.globalAlpha = 1; }
+        const hollow = p.cls.includes("infeasible");
+        const key = (hollow ? "s" : "f") + (p.color || (hollow ? bad : ok));
+        if (!paths.has(key)) paths.set(key, new Path2D());
+        const path = paths.get(key);
+        path.moveTo(cx + 2.6, cy);
+        path.arc(cx, cy, 2.6, 0, 2 * Math.PI);
       });
+      for (const [key, path] of paths) {
+        if (key[0] === "s") { ctx.strokeStyle = key.slice(1); ctx.stroke(path); }
+        else { ctx.globalAlpha = 0.55; ctx.fillStyle = key.slice(1); ctx.fill(path); ctx.globalAlpha = 1; }
+      }
       const box = document.createElement("div");
       box.className = "layered";
       f.root.replaceWith(box);
       box.append(canvas, f.root);
     }
     // Front points last, so they are drawn on top and win the hover.
-    const order = opt.points.map((p, i) => i).filter((i) => !onCanvas || opt.points[i].cls.includes("front"))
-      .sort((a, b) => (opt.points[a].cls.includes("front") ? 1 : 0) -
-                      (opt.points[b].cls.includes("front") ? 1 : 0));
+    const order = opt.points.map((p, i) => i).filter((i) => !onCanvas || isFront[i])
+      .sort((a, b) => (isFront[a] ? 1 : 0) - (isFront[b] ? 1 : 0));
     for (const i of order) {
       const p = opt.points[i];
       const c = svg("circle", {class: "point " + p.cls, cx: f.x(p.x).toFixed(1),
-                               cy: f.y(p.y).toFixed(1), r: p.cls.includes("front") ? 4.5 : 3.2,
+                               cy: f.y(p.y).toFixed(1), r: isFront[i] ? 4.5 : 3.2,
                                "data-i": i, "data-trial": p.id});
       // CSS classes outrank presentation attributes: a study's colour goes on the style.
       if (p.color) { c.style.fill = p.color; c.style.stroke = "#333"; }

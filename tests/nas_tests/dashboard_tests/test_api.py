@@ -25,8 +25,14 @@ TOKEN = "s3cret-token-of-24-chars"
 
 def rows(columns: dict) -> list[dict]:
     """The API's trial columns as one dict per trial, as the page builds them."""
-    return [{"id": columns["id"][i], "n": columns["number"][i], "s": columns["state"][i],
-             "w": columns["worker"][i], "t1": columns["finished"][i], "ok": columns["ok"][i],
+    assert {len(v) for v in (columns["number"], columns["state"], columns["worker"],
+                             columns["finished"], columns["ok"], *columns["metrics"].values())
+            } == {len(columns["id"])}
+    workers = columns["workers"]
+    return [{"id": columns["id"][i], "n": columns["number"][i],
+             "s": columns["states"][columns["state"][i]],
+             "w": None if columns["worker"][i] is None else workers[columns["worker"][i]],
+             "t1": columns["finished"][i], "ok": bool(columns["ok"][i]),
              "m": {k: v[i] for k, v in columns["metrics"].items() if v[i] is not None}}
             for i in range(len(columns["id"]))]
 
@@ -74,6 +80,37 @@ def test_the_study_then_only_what_changed(filled: str) -> None:
         assert got[running]["s"] == "COMPLETE" and got[running]["m"]["latency_ms"] == 0.5
         assert new in got and not got[new]["ok"]  # no sram_kb: the constraint fails
         assert c.get("/api/studies/hw/changes", params={"since": "soon"}).status_code == 400
+
+
+def test_a_reload_brings_the_kept_columns_up_to_date(filled: str) -> None:
+    # The server keeps each study's columns between loads: a reload must show what changed
+    # since, and a study deleted and made again under its name must not show the old trials.
+    with client(filled) as c:
+        first = {r["n"]: r for r in rows(c.get("/api/studies/hw").json()["trials"])}
+        with storage.connect(filled) as db:
+            running = db.trials("hw", state="RUNNING")[0]["id"]
+            db.finish_trial(running, {"params": 50.0, "latency_ms": 0.5, "sram_kb": 1.0,
+                                      "energy_mj": 2.0})
+            (new,) = record(db, "hw", range(30, 31), lambda i: {"params": 1.0,
+                                                               "latency_ms": 9.0})
+        again = c.get("/api/studies/hw").json()
+        second = {r["id"]: r for r in rows(again["trials"])}
+        assert len(second) == len(first) + 1 and again["study"]["counts"]["RUNNING"] == 0
+        assert second[running]["s"] == "COMPLETE" and second[running]["ok"]
+        assert second[running]["m"] == {"params": 50.0, "latency_ms": 0.5, "sram_kb": 1.0,
+                                        "energy_mj": 2.0}
+        assert second[new]["m"] == {"params": 1.0, "latency_ms": 9.0} and not second[new]["ok"]
+        assert second[running]["t1"] > 1.7e12  # epoch milliseconds
+        unchanged = {r["n"]: r for r in second.values() if r["n"] < 10}
+        assert unchanged == {n: r for n, r in first.items() if n < 10}
+
+        with storage.connect(filled) as db:
+            db.delete_study("hw", force=True)
+            db.create_study("hw", objectives={"params": "max"}, searcher="random")
+            record(db, "hw", range(40, 42), lambda i: {"params": float(i)})
+        remade = rows(c.get("/api/studies/hw").json()["trials"])
+        assert sorted(r["m"]["params"] for r in remade) == [40.0, 41.0]
+        assert all(r["ok"] for r in remade)  # the new study has no constraint
 
 
 def test_where_filters_use_the_safe_parser(filled: str) -> None:
