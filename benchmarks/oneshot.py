@@ -23,7 +23,7 @@ Standalone results and supernet scores are cached in ``.cache/oneshot/`` (keyed 
 recipe and variant), so a rerun only trains what changed.
 
 Usage: ``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/oneshot.py [--spaces dense hetero
-mcuformer] [--subnets 30] [--variants full no-distill ...] [--ceiling]``.
+mcuformer] [--subnets 30] [--variants full no-distill ...] [--ceiling] [--standalone-steps N]``.
 """
 
 from __future__ import annotations
@@ -275,6 +275,9 @@ def main() -> None:
     parser.add_argument("--subnets", type=int, default=30)
     parser.add_argument("--candidates", type=int, default=SEARCH_CANDIDATES)
     parser.add_argument("--supernet-steps", type=int, help="override every space's budget")
+    parser.add_argument("--standalone-steps", type=int,
+                        help="override every space's standalone training steps (e.g. 600 for "
+                        "the full mcuformer study's trials)")
     parser.add_argument("--seed", type=int, default=0)
     parser.add_argument("--cached-only", action="store_true",
                         help="print only what .cache/oneshot holds; train nothing")
@@ -291,6 +294,8 @@ def main() -> None:
         setup = all_setups[name]
         if args.supernet_steps:
             setup["supernet_steps"] = args.supernet_steps
+        if args.standalone_steps:
+            setup["steps"] = args.standalone_steps
         subnets = sample_subnets(setup, args.subnets, args.seed)
         runs = [standalone(a, setup["steps"], args.seed) for a in subnets]
         if None in runs:
