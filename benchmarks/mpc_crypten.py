@@ -1,16 +1,23 @@
-"""The MPC cost model's per-op counts against real CrypTen 2-party runs on loopback.
+"""The MPC cost model against real CrypTen 2-party runs: counts, and times on emulated links.
 
 Installs CrypTen 0.4.1 into its own virtual environment under .cache/crypten if it is missing
 (``pip install --no-deps crypten`` plus omegaconf and pyyaml; torch, onnx and scipy come from
-this interpreter's site-packages, so torch stays at the installed 2.13.0), then runs each op
-family in CrypTen's real 2-party protocol (two processes, gloo over loopback) with communication
-counting on, and prints CrypTen's rounds, bytes one party sends (CrypTen's counter holds both
-directions of each exchange: half of it) and seconds beside ``evaluators._mpc_ops``.
+this interpreter's site-packages, so torch stays at the installed 2.13.0). CrypTen imports
+``torch.onnx.symbolic_registry``, which torch no longer has; each party puts a stand-in module
+in ``sys.modules`` before the import instead of editing CrypTen.
 
-CrypTen imports ``torch.onnx.symbolic_registry``, which torch no longer has; the child process
-puts a stand-in module in ``sys.modules`` before the import instead of editing CrypTen.
+Each party runs in its own network namespace; the two meet through a file store and talk gloo
+over TCP through ``_netlink``'s emulated link (a userspace wire between two TUN devices: these
+kernels have no netem). Three links: the bare wire (no delay, no pacing), a LAN (1 ms, 1 Gbit/s)
+and a WAN (20 ms, 50 Mbit/s). Every op family and ``--archs`` random MPCViT-space architectures
+run on each, with communication counting on; the script prints CrypTen's rounds and bytes (one
+party's sends) beside ``evaluators._mpc_ops``, then fits the time constants (``fit_mpc_compute``
+on the wire, ``fit_mpc_network`` per link) on the op families and the first half of the
+architectures and prints predicted against measured seconds for all, the second half being the
+check. The namespaces are removed on exit, Ctrl-C and SIGTERM included. Without root (``ip netns
+add`` refused) it runs both parties on loopback and prints the counts only.
 
-    python benchmarks/mpc_crypten.py
+    sudo python benchmarks/mpc_crypten.py --archs 10 --repeats 2
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ _spec.loader.exec_module(_netlink)
 DEVICE, EmulatedLink, Link = _netlink.DEVICE, _netlink.EmulatedLink, _netlink.Link
 netns_unavailable = _netlink.netns_unavailable
 
+from evaluators import MPC_NETWORKS  # noqa: E402
 from evaluators import MPCNetwork  # noqa: E402
 from evaluators import fit_mpc_compute  # noqa: E402
 from evaluators import fit_mpc_network  # noqa: E402
@@ -48,6 +56,9 @@ from evaluators._mpc_ops import MPCCost  # noqa: E402
 # The emulated links. The wire alone (no delay, no pacing) is the baseline that calibrates
 # local compute; CrypTen spends about 2 ms of Python per round here, so a LAN's RTT is the
 # smaller part of its time and a WAN's the larger.
+# Link round trips per CrypTen round: every reveal is a gloo all_reduce, which for two ranks
+# takes two exchanges (measured over a 20 ms link: all_reduce 40.8 ms, broadcast 20.4 ms).
+ROUND_TRIPS = 2
 LINKS = {
     "wire": Link("wire", 0.0, None),
     "lan": Link("lan", 1e-3, 125e6),  # 1 ms, 1 Gbit/s
@@ -378,11 +389,12 @@ def print_times(measured: dict[str, dict[str, dict]], model: dict[str, MPCCost],
     for link, net in nets.items():
         if link != "wire":
             setting = LINKS[link]
+            bandwidth = (f"{net.bandwidth_bytes_s / 1e6:.2f} MB/s" if net.bandwidth_bytes_s < 1e12
+                         else "unbounded (the wire's per-element time covers the bytes)")
             print(f"{link}: link RTT {1e3 * setting.rtt_s:.3f} ms, "
-                  f"{setting.rate_bytes_s / 1e6:.2f} MB/s; fitted RTT {1e3 * net.rtt_s:.3f} ms "
-                  "(link + "
-                  f"{1e3 * (net.rtt_s - setting.rtt_s):.3f} ms local), "
-                  f"{net.bandwidth_bytes_s / 1e6:.2f} MB/s")
+                  f"{setting.rate_bytes_s / 1e6:.2f} MB/s; fitted per round "
+                  f"{1e3 * net.rtt_s:.3f} ms ({ROUND_TRIPS} link RTTs + "
+                  f"{1e3 * (net.rtt_s - ROUND_TRIPS * setting.rtt_s):.3f} ms), {bandwidth}")
     header = f"{'op / arch':<24} {'set':>5}"
     for link in nets:
         header += f" | {link + ' s':>8} {'model':>7} {'err':>6}"
@@ -401,10 +413,14 @@ def print_times(measured: dict[str, dict[str, dict]], model: dict[str, MPCCost],
               f"   (load average {before:.2f} before, {after:.2f} after)")
         if link != "wire":
             # No fit at all: the link's own settings over the wire's local constants.
-            prior = MPCNetwork(link, LINKS[link].rtt_s + local.rtt_s,
+            prior = MPCNetwork(link, ROUND_TRIPS * LINKS[link].rtt_s + local.rtt_s,
                                LINKS[link].rate_bytes_s, local.s_per_element, local.s_per_mac)
-            print(f"{link:>4} settings + wire constants, all records: "
-                  f"{_summary(_errors(prior, measured[link], model, names))}")
+            errors = _errors(prior, measured[link], model, names)
+            print(f"{link:>4} link settings ({ROUND_TRIPS} round trips a round) + wire "
+                  f"constants, all records: {_summary(errors)}")
+            preset = MPC_NETWORKS[f"mpc-crypten-{link}"]
+            print(f"{link:>4} preset {preset.name} (fitted on an earlier run), all records: "
+                  f"{_summary(_errors(preset, measured[link], model, names))}")
 
 
 def main() -> None:

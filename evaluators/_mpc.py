@@ -36,7 +36,8 @@ MPCCost = ops.MPCCost
 
 @dataclass(frozen=True)
 class MPCNetwork:
-    """A deployment: link round-trip time, per-direction bandwidth and local compute speed."""
+    """A deployment: time per round (the link's round trips plus the protocol's local work per
+    exchange), per-direction bandwidth and local compute speed."""
 
     name: str
     rtt_s: float
@@ -58,9 +59,18 @@ class MPCNetwork:
 # (44.63 s), the Softmax head (2.414 s) and the RSAttn head (0.971 s), since the first two alone
 # spend the same time per round and so leave bandwidth free; MPCViT's four searched models are
 # the check. MACs at an assumed 10 GMAC/s (no anchor isolates it).
+# mpc-crypten-lan/-wan: measured, not published. CrypTen 0.4.1 on one CPU thread per party (gloo
+# over TCP) of a 2-core host, between two network namespaces joined by an emulated link of
+# 1 ms / 1 Gbit/s and 20 ms / 50 Mbit/s; fitted by benchmarks/mpc_crypten.py (fit_mpc_compute
+# over an unpaced link for the local constants, then fit_mpc_network) on every op family and 5
+# MPCViT-space architectures, within 15 % on 5 others. rtt_s is the time of one round: gloo's
+# all_reduce of two ranks, which every CrypTen reveal is, takes two link round trips, and CrypTen
+# spends about 2.7 ms of Python per round.
 MPC_NETWORKS: dict[str, MPCNetwork] = {
     "mpc-lan": MPCNetwork("mpc-lan", 4.005e-3, 0.898e9, 1.88e-9, 1e-10),
     "mpc-wan": MPCNetwork("mpc-wan", 82.5e-3, 196e6, 1.88e-9, 1e-10),
+    "mpc-crypten-lan": MPCNetwork("mpc-crypten-lan", 4.294e-3, 166.7e6, 7.39e-9, 0.0),
+    "mpc-crypten-wan": MPCNetwork("mpc-crypten-wan", 43.56e-3, 6.05e6, 7.39e-9, 0.0),
 }
 
 _QKV_MIXERS = ("softmax", "wma", "window", "linear", "relu", "scale", "quad", "lowrank", "dynconv")
@@ -241,7 +251,8 @@ class MPCCostModel:
     """Secure two-party inference cost of an architecture on a named deployment.
 
     Args:
-        network: ``"mpc-lan"``, ``"mpc-wan"`` or an ``MPCNetwork``.
+        network: a name of ``MPC_NETWORKS`` (``"mpc-lan"``, ``"mpc-wan"``: published anchors;
+            ``"mpc-crypten-lan"``, ``"mpc-crypten-wan"``: measured CrypTen) or an ``MPCNetwork``.
         batch_size: inputs per forward pass (ops are batched, so rounds do not grow with it).
 
     Returns from ``__call__``: ``mpc_ms`` (online time), ``mpc_rounds``, ``mpc_mb`` (megabytes
