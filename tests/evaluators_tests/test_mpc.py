@@ -226,3 +226,17 @@ def test_fits_refuse_too_few_or_non_positive_records() -> None:
         fit_mpc_compute("x", costs[:2], seconds[:2])
     with pytest.raises(EvaluatorError, match="positive seconds"):
         fit_mpc_network("x", costs, [0.0, *seconds[1:]], s_per_element=0.0, s_per_mac=0.0)
+
+
+def test_crypten_presets_reproduce_measured_mpcvit_runs() -> None:
+    """Two of benchmarks/mpc_crypten.py's measured runs (MPCViT-space arch 9, head groups in
+    sequence as that CrypTen forward runs them), checked against the presets fitted on others."""
+    from evaluators import predict
+    from studies.mpcvit import space
+
+    arch = space.sample(seed=9)
+    cost = ops.total(list(mpc_breakdown(arch, heads_share_rounds=False).values()))
+    for network, measured in (("mpc-crypten-lan", 2.979), ("mpc-crypten-wan", 30.149)):
+        assert sum(MPC_NETWORKS[network].time_s(cost)) == pytest.approx(measured, rel=0.15)
+    lan, wan = (predict(arch, device=f"mpc-crypten-{n}") for n in ("lan", "wan"))
+    assert lan["mpc_rounds"] == wan["mpc_rounds"] and lan["mpc_ms"] < wan["mpc_ms"]
