@@ -79,6 +79,24 @@ def netns_unavailable() -> str | None:
     return None
 
 
+def remove_stale_namespaces() -> list[str]:
+    """Removes the namespaces of EmulatedLinks whose process is gone (killed before its finally
+    block could run); returns their names. Those of live processes are left alone."""
+    listing = subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+    stale = []
+    for name in (line.split()[0] for line in listing.splitlines() if line.strip()):
+        parts = name.split("-")
+        if len(parts) == 4 and parts[0] == "hetnas" and parts[1].isdigit():
+            try:
+                os.kill(int(parts[1]), 0)
+            except ProcessLookupError:
+                subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
+                stale.append(name)
+            except PermissionError:
+                pass
+    return stale
+
+
 _libc = ctypes.CDLL(None, use_errno=True)
 
 
@@ -121,6 +139,7 @@ class EmulatedLink:
         return ["ip", "netns", "exec", self.namespaces[side], *argv]
 
     def __enter__(self) -> EmulatedLink:
+        remove_stale_namespaces()
         try:
             for ns, address in zip(self.namespaces, ADDRESSES, strict=True):
                 _run("ip", "netns", "add", ns)

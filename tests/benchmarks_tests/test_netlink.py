@@ -4,6 +4,7 @@ that real TCP traffic between its two namespaces sees."""
 from __future__ import annotations
 
 import importlib.util
+import os
 import subprocess
 import sys
 import time
@@ -106,3 +107,19 @@ def test_namespaces_are_removed_when_the_body_raises() -> None:
             time.sleep(0.05)
             raise KeyboardInterrupt
     assert not any(ns in _namespaces() for ns in names)
+
+
+@needs_netns
+def test_namespaces_of_dead_processes_are_removed_and_live_ones_kept() -> None:
+    dead = subprocess.Popen([sys.executable, "-c", "pass"])
+    dead.wait()
+    stale, live = f"hetnas-{dead.pid}-abcdef-a", f"hetnas-{os.getpid()}-abcdef-a"
+    for name in (stale, live):
+        subprocess.run(["ip", "netns", "add", name], check=True)
+    try:
+        removed = netlink.remove_stale_namespaces()
+        assert stale in removed and live not in removed
+        assert live in _namespaces() and stale not in _namespaces()
+    finally:
+        for name in (stale, live):
+            subprocess.run(["ip", "netns", "del", name], check=False, capture_output=True)
