@@ -17,7 +17,7 @@ architectures and prints predicted against measured seconds for all, the second 
 check. The namespaces are removed on exit, Ctrl-C and SIGTERM included. Without root (``ip netns
 add`` refused) it runs both parties on loopback and prints the counts only.
 
-    sudo python benchmarks/mpc_crypten.py --archs 10 --repeats 2
+    sudo python benchmarks/mpc_crypten.py --archs 10
 """
 
 from __future__ import annotations
@@ -430,16 +430,22 @@ def main() -> None:
     parser.add_argument("--links", default="lan,wan",
                         help=f"emulated links to time, comma-separated, of {sorted(LINKS)} "
                              "(the unpaced wire always runs: it calibrates local compute)")
-    parser.add_argument("--repeats", type=int, default=2,
-                        help="timed runs of each op and architecture; the fewest seconds count")
+    parser.add_argument("--repeats", default="wire=5,lan=5,wan=2",
+                        help="timed runs of each op and architecture per link, LINK=N,...; the "
+                             "fewest seconds count (fast links are noisier and cheap to repeat)")
     parser.add_argument("--nice", type=int, default=10,
                         help="niceness of the CrypTen parties (the wire keeps this process's)")
     args = parser.parse_args()
     links = ["wire", *(x for x in args.links.split(",") if x and x != "wire")]
-    unknown = [x for x in links if x not in LINKS]
-    if unknown or args.archs < 2 or args.repeats < 1:
-        parser.error(f"--links must name links of {sorted(LINKS)} (got {unknown}), --archs "
-                     "must be >= 2 (half fit, half check) and --repeats >= 1")
+    try:
+        repeats = {k: int(v) for k, v in (item.split("=") for item in args.repeats.split(","))}
+    except ValueError:
+        repeats = {}
+    unknown = [x for x in [*links, *repeats] if x not in LINKS]
+    if unknown or args.archs < 2 or not repeats or min(repeats.values()) < 1:
+        parser.error(f"--links and --repeats must name links of {sorted(LINKS)} (got "
+                     f"{unknown or args.repeats}), --repeats as LINK=N with N >= 1, and "
+                     "--archs must be >= 2 (half fit, half check)")
     # SIGTERM unwinds like Ctrl-C, so the namespaces' finally blocks run.
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
     python = ensure_venv()
@@ -448,7 +454,7 @@ def main() -> None:
     reason = netns_unavailable()
     start = time.perf_counter()
     if reason:
-        measured = run_parties(python, archs, args.repeats, args.nice)
+        measured = run_parties(python, archs, 1, args.nice)
         print(f"CrypTen 0.4.1, 2 parties on loopback ({time.perf_counter() - start:.0f} s); "
               f"no emulated links: {reason}")
         print_counts(measured, model, archs)
@@ -459,9 +465,10 @@ def main() -> None:
         before = os.getloadavg()[0]
         t0 = time.perf_counter()
         with EmulatedLink(LINKS[link]) as net:
-            runs[link] = run_parties(python, archs, args.repeats, args.nice, net)
+            runs[link] = run_parties(python, archs, repeats.get(link, 2), args.nice, net)
         loads[link] = (before, os.getloadavg()[0])
-        print(f"{link}: {time.perf_counter() - t0:.0f} s, load average {before:.2f} -> "
+        print(f"{link}: {repeats.get(link, 2)} repeats, {time.perf_counter() - t0:.0f} s, load "
+              f"average {before:.2f} -> "
               f"{loads[link][1]:.2f}", flush=True)
     print(f"\nCrypTen 0.4.1, 2 parties in two network namespaces joined by an emulated link "
           f"({time.perf_counter() - start:.0f} s in all)")
