@@ -37,6 +37,7 @@ from evaluators._mcu import mcuformer_proxy_sram
 from evaluators._mpc import MPC_NETWORKS
 from evaluators._mpc import MPCCostModel
 from evaluators._mpc import MPCNetwork
+from evaluators._mpc import fit_mpc_compute
 from evaluators._mpc import fit_mpc_network
 from evaluators._mpc import mpc_breakdown
 from evaluators._onnxruntime import measure_onnxruntime_ms
@@ -95,6 +96,7 @@ __all__ = [
     "calibration_spaces",
     "device_metrics",
     "export_model",
+    "fit_mpc_compute",
     "fit_mpc_network",
     "layer_costs",
     "load_latency_model",

@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 from scipy.optimize import least_squares
+from scipy.optimize import nnls
 
 from evaluators import _mpc_ops as ops
 from evaluators._errors import EvaluatorError
@@ -35,7 +36,8 @@ MPCCost = ops.MPCCost
 
 @dataclass(frozen=True)
 class MPCNetwork:
-    """A deployment: link round-trip time, per-direction bandwidth and local compute speed."""
+    """A deployment: time per round (the link's round trips plus the protocol's local work per
+    exchange), per-direction bandwidth and local compute speed."""
 
     name: str
     rtt_s: float
@@ -57,9 +59,18 @@ class MPCNetwork:
 # (44.63 s), the Softmax head (2.414 s) and the RSAttn head (0.971 s), since the first two alone
 # spend the same time per round and so leave bandwidth free; MPCViT's four searched models are
 # the check. MACs at an assumed 10 GMAC/s (no anchor isolates it).
+# mpc-crypten-lan/-wan: measured, not published. CrypTen 0.4.1 on one CPU thread per party (gloo
+# over TCP) of a 2-core host, between two network namespaces joined by an emulated link of
+# 1 ms / 1 Gbit/s and 20 ms / 50 Mbit/s; fitted by benchmarks/mpc_crypten.py (fit_mpc_compute
+# over an unpaced link for the local constants, then fit_mpc_network) on every op family and 5
+# MPCViT-space architectures, within 15 % on 5 others. rtt_s is the time of one round: gloo's
+# all_reduce of two ranks, which every CrypTen reveal is, takes two link round trips, and CrypTen
+# spends about 2.7 ms of Python per round.
 MPC_NETWORKS: dict[str, MPCNetwork] = {
     "mpc-lan": MPCNetwork("mpc-lan", 4.005e-3, 0.898e9, 1.88e-9, 1e-10),
     "mpc-wan": MPCNetwork("mpc-wan", 82.5e-3, 196e6, 1.88e-9, 1e-10),
+    "mpc-crypten-lan": MPCNetwork("mpc-crypten-lan", 4.294e-3, 166.7e6, 7.39e-9, 0.0),
+    "mpc-crypten-wan": MPCNetwork("mpc-crypten-wan", 43.56e-3, 6.05e6, 7.39e-9, 0.0),
 }
 
 _QKV_MIXERS = ("softmax", "wma", "window", "linear", "relu", "scale", "quad", "lowrank", "dynconv")
@@ -141,7 +152,7 @@ def _group_cost(out: _Ledger, kind: str, b: int, h: int, d: int, s: int, p: Mapp
 
 
 def _mixer_cost(out: _Ledger, mixer: Mapping, width: int, b: int, s: int, causal: bool,
-                rho: float | None) -> None:
+                rho: float | None, heads_share_rounds: bool = True) -> None:
     kind = mixer["type"]
     m = b * s
     if kind == "ssm":
@@ -180,17 +191,22 @@ def _mixer_cost(out: _Ledger, mixer: Mapping, width: int, b: int, s: int, causal
     slowest = max(groups, key=lambda g: sum(c.rounds for c in g.values()), default=None)
     for group in groups:
         for key, cost in group.items():
-            out.add(key, cost if group is slowest else dataclasses.replace(cost, rounds=0.0))
+            alone = group is slowest or not heads_share_rounds
+            out.add(key, cost if alone else dataclasses.replace(cost, rounds=0.0))
     if projected:
         out.add("linear", _linear(m, inner, width, low_rank(inner, width, rho, ffn=False)))
 
 
-def mpc_breakdown(arch: Any, batch_size: int = 1) -> dict[str, MPCCost]:
+def mpc_breakdown(arch: Any, batch_size: int = 1, *,
+                  heads_share_rounds: bool = True) -> dict[str, MPCCost]:
     """Secure-inference cost of one forward pass, by op class.
 
     Classes: ``embedding``, ``linear`` (projections, FFN, width changes), ``matmul`` (scores
     and mixing of attention-like mixers), ``attention:<kind>`` (the rest of a mixer of that kind,
     e.g. the score function), ``activation:<name>``, ``norm``, ``head``.
+
+    ``heads_share_rounds=False`` counts the head groups of a mixer one after another, as a plain
+    CrypTen forward (one group's ops, then the next's) runs them.
     """
     a = arch_dict(arch)
     b, s, causal = batch_size, seq_len(a), bool(a.get("causal", False))
@@ -208,7 +224,7 @@ def mpc_breakdown(arch: Any, batch_size: int = 1) -> dict[str, MPCCost]:
         d, rho = int(layer["width"]), layer.get("rank_ratio")
         mixer = layer["mixer"]
         add("norm", ops.norm(b * s, d))
-        _mixer_cost(out, mixer, d, b, s, causal, rho)
+        _mixer_cost(out, mixer, d, b, s, causal, rho, heads_share_rounds)
         if layer["ffn"]:
             add("norm", ops.norm(b * s, d))
             act = layer["activation"]
@@ -235,7 +251,8 @@ class MPCCostModel:
     """Secure two-party inference cost of an architecture on a named deployment.
 
     Args:
-        network: ``"mpc-lan"``, ``"mpc-wan"`` or an ``MPCNetwork``.
+        network: a name of ``MPC_NETWORKS`` (``"mpc-lan"``, ``"mpc-wan"``: published anchors;
+            ``"mpc-crypten-lan"``, ``"mpc-crypten-wan"``: measured CrypTen) or an ``MPCNetwork``.
         batch_size: inputs per forward pass (ops are batched, so rounds do not grow with it).
 
     Returns from ``__call__``: ``mpc_ms`` (online time), ``mpc_rounds``, ``mpc_mb`` (megabytes
@@ -268,6 +285,36 @@ class MPCCostModel:
         }
 
 
+def fit_mpc_compute(name: str, costs: Sequence[MPCCost], seconds: Sequence[float]) -> MPCNetwork:
+    """A deployment without a link, fitted to runs whose parties talk at no delay and no rate
+    limit: seconds per round (the protocol's own work per exchange: CrypTen's Python, the
+    transport's system calls), per ring element and per MAC.
+
+    Least squares on relative error with every constant non-negative; bandwidth is infinite, so
+    the returned network's ``rtt_s`` is that per-round local time. Pass its ``s_per_element`` and
+    ``s_per_mac`` to ``fit_mpc_network`` for runs over a real or emulated link: the RTT fitted
+    there then includes the per-round local time.
+    """
+    _check_records(costs, seconds)
+    target = np.asarray(seconds, dtype=float)
+    design = np.array([[c.rounds, c.elements, c.macs] for c in costs]) / target[:, None]
+    (per_round, per_element, per_mac), _ = nnls(design, np.ones(len(target)))
+    return MPCNetwork(name, float(per_round), math.inf, float(per_element), float(per_mac))
+
+
+def _check_records(costs: Sequence[MPCCost], seconds: Sequence[float]) -> None:
+    if len(costs) != len(seconds) or len(costs) < 3:
+        raise EvaluatorError(
+            "An MPC fit needs one measured time per cost and at least 3 records; got "
+            f"{len(costs)} costs and {len(seconds)} times. Measure more runs."
+        )
+    bad = [t for t in seconds if not t > 0]
+    if bad:
+        raise EvaluatorError(
+            f"Measured MPC times must be positive seconds; got {bad[0]!r}. Drop that record."
+        )
+
+
 def fit_mpc_network(
     name: str,
     costs: Sequence[MPCCost],
@@ -281,6 +328,7 @@ def fit_mpc_network(
     Local compute constants are given, not fitted: elements scale with bytes in every op, so
     the data cannot separate them from bandwidth.
     """
+    _check_records(costs, seconds)
     rounds = np.array([c.rounds for c in costs])
     gbytes = np.array([c.bytes / 1e9 for c in costs])
     local = np.array([c.elements * s_per_element + c.macs * s_per_mac for c in costs])

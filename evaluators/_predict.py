@@ -86,7 +86,9 @@ def predict(
             latency model in ``storage``; the last is the model exported to ONNX and run by
             ONNX Runtime on one CPU thread), a board ``stm32f427``/``stm32f746``/``stm32h743``
             (``sram_kb``, ``flash_kb`` and ``mcu_latency_ms``, an estimate from MACs) or
-            ``mpc-lan``/``mpc-wan`` (``mpc_ms``, the secure inference time, ``mpc_rounds``,
+            an MPC network of ``MPC_NETWORKS`` (``mpc-lan``/``mpc-wan``, fitted to published
+            times, or ``mpc-crypten-lan``/``-wan``, to CrypTen measured on emulated links:
+            ``mpc_ms``, the secure inference time, ``mpc_rounds``,
             ``mpc_mb``). Every device gives ``params`` and ``flops``, and ``latency_ms``: the
             device's own latency (the board's estimate, the secure inference time), as the
             public contract promises. ``CostEvaluator`` leaves that alias out, so a study's

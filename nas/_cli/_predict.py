@@ -39,11 +39,12 @@ def register(sub: Any) -> None:
         help="predict an architecture's cost on a device",
         description="Print latency_ms, params and flops of the architecture in ARCH.json (a "
         "`nas export` file, an architecture dict, or a list of them) on DEVICE; MCU boards add "
-        "sram_kb and flash_kb, mpc-lan/mpc-wan add mpc_ms, mpc_rounds and mpc_mb.",
+        "sram_kb and flash_kb, the mpc-* networks add mpc_ms, mpc_rounds and mpc_mb.",
     )
     pred.add_argument("arch", metavar="ARCH.json", help="architecture JSON file")
     pred.add_argument("--device", required=True,
-                      help="cpu, cuda, stm32f427, stm32f746, stm32h743, mpc-lan or mpc-wan")
+                      help="cpu, cuda, stm32f427, stm32f746, stm32h743, mpc-lan, mpc-wan, "
+                      "mpc-crypten-lan or mpc-crypten-wan")
     pred.add_argument("--batch-size", type=positive_int, default=1)
     add_common(pred)
     pred.set_defaults(handler=_predict)

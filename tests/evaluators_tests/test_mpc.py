@@ -9,6 +9,7 @@ from evaluators import EvaluatorError
 from evaluators import MPCCostModel
 from evaluators import MPCNetwork
 from evaluators import _mpc_ops as ops
+from evaluators import fit_mpc_compute
 from evaluators import fit_mpc_network
 from evaluators import mpc_breakdown
 
@@ -170,3 +171,72 @@ def test_head_groups_of_one_layer_share_rounds_but_not_traffic() -> None:
     # ...while traffic and time fall between the two homogeneous layers.
     assert scale["mpc_mb"] < mixed["mpc_mb"] < softmax["mpc_mb"]
     assert scale["mpc_ms"] < mixed["mpc_ms"] < softmax["mpc_ms"]
+
+
+def test_serial_head_groups_add_their_rounds() -> None:
+    from space import Space
+    from space import head
+    from space import heads
+    from space import layer
+    from space import patches
+    from space import transformer
+
+    def rounds(kinds, share):
+        spec = transformer([layer(64, heads([head(k) for k in kinds]), ffn=[128])],
+                           input=patches(8, 2, 1), num_classes=10)
+        parts = mpc_breakdown(Space(spec).sample(seed=0), heads_share_rounds=share)
+        return ops.total(list(parts.values()))
+
+    mixed_serial, mixed = rounds(["softmax", "relu"], False), rounds(["softmax", "relu"], True)
+    relu_alone = ops.relu_softmax(33, 33)
+    assert mixed_serial.rounds == mixed.rounds + relu_alone.rounds + 2  # + Q·Kᵀ and A·V rounds
+    assert mixed_serial.bytes == mixed.bytes
+    # One kind per layer: nothing to share, both counts agree.
+    assert rounds(["softmax"] * 2, False) == rounds(["softmax"] * 2, True)
+
+
+def _records(truth: MPCNetwork) -> tuple[list, list]:
+    costs = [ops.softmax(260, 65), ops.relu(4096), ops.matmul(1, 64, 128, 64),
+             ops.reciprocal(1024, all_pos=False), ops.gelu(10**5), ops.matmul(4, 256, 256, 256)]
+    return costs, [sum(truth.time_s(c)) for c in costs]
+
+
+def test_compute_fit_recovers_known_local_constants() -> None:
+    truth = MPCNetwork("t", 2.1e-3, math.inf, 4e-9, 3e-10)
+    fit = fit_mpc_compute("local", *_records(truth))
+    assert fit.bandwidth_bytes_s == math.inf
+    assert fit.rtt_s == pytest.approx(2.1e-3, rel=1e-6)
+    assert fit.s_per_element == pytest.approx(4e-9, rel=1e-6)
+    assert fit.s_per_mac == pytest.approx(3e-10, rel=1e-6)
+
+
+def test_two_stage_fit_recovers_a_link_over_local_compute() -> None:
+    local = MPCNetwork("t", 2e-3, math.inf, 4e-9, 3e-10)
+    link = MPCNetwork("t", 2e-3 + 20e-3, 6.25e6, 4e-9, 3e-10)
+    fit_local = fit_mpc_compute("local", *_records(local))
+    fit = fit_mpc_network("wan", *_records(link), s_per_element=fit_local.s_per_element,
+                          s_per_mac=fit_local.s_per_mac)
+    assert fit.rtt_s == pytest.approx(22e-3, rel=1e-4)
+    assert fit.bandwidth_bytes_s == pytest.approx(6.25e6, rel=1e-4)
+
+
+def test_fits_refuse_too_few_or_non_positive_records() -> None:
+    costs, seconds = _records(MPCNetwork("t", 1e-3, 1e9, 0.0, 0.0))
+    with pytest.raises(EvaluatorError, match="at least 3 records"):
+        fit_mpc_compute("x", costs[:2], seconds[:2])
+    with pytest.raises(EvaluatorError, match="positive seconds"):
+        fit_mpc_network("x", costs, [0.0, *seconds[1:]], s_per_element=0.0, s_per_mac=0.0)
+
+
+def test_crypten_presets_reproduce_measured_mpcvit_runs() -> None:
+    """Two of benchmarks/mpc_crypten.py's measured runs (MPCViT-space arch 9, head groups in
+    sequence as that CrypTen forward runs them), checked against the presets fitted on others."""
+    from evaluators import predict
+    from studies.mpcvit import space
+
+    arch = space.sample(seed=9)
+    cost = ops.total(list(mpc_breakdown(arch, heads_share_rounds=False).values()))
+    for network, measured in (("mpc-crypten-lan", 2.979), ("mpc-crypten-wan", 30.149)):
+        assert sum(MPC_NETWORKS[network].time_s(cost)) == pytest.approx(measured, rel=0.15)
+    lan, wan = (predict(arch, device=f"mpc-crypten-{n}") for n in ("lan", "wan"))
+    assert lan["mpc_rounds"] == wan["mpc_rounds"] and lan["mpc_ms"] < wan["mpc_ms"]
