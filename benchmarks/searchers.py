@@ -29,8 +29,9 @@ the CPU seconds per query of the searcher (``time.process_time`` around ask and 
 thread).
 
 ``--timing`` measures BOSHNAS's ``ask(4)`` CPU time at 100 ... 1,000 told results, and the CPU
-time of a 150-query single-objective run of every searcher on a 15,625-architecture space
-(6 decisions of 5 options).
+time of a 150-query single-objective run of every searcher (and of Optuna's samplers used
+directly) on a 15,625-architecture space (6 decisions of 5 options); ``--timing-only`` runs just
+that (about 3 minutes).
 
 Run (full): ``nice -n 10 python benchmarks/searchers.py --log .cache/searchers.jsonl``; while
 developing e.g. ``--seeds 3 --problems hpobench-car/2 --searchers boshnas optuna-gp``.
@@ -48,6 +49,7 @@ import pickle
 import subprocess
 import sys
 import time
+import types
 import warnings
 import zipfile
 from pathlib import Path
@@ -363,8 +365,10 @@ def timing() -> str:
 
     lines.append(f"\n150 single-objective queries on {space.size()} architectures "
                  "(6 decisions of 5 options), batches of 4, CPU s per run")  # fmt: skip
-    for name in HETNAS:
-        searcher = make_searcher(name, space=space, objectives={"score": "max"}, seed=0)
+    toy = types.SimpleNamespace(space=space, objectives={"score": "max"})
+    for name in HETNAS + OPTUNA:
+        searcher = (OptunaDirect(name, toy, 0) if name in OPTUNA else
+                    make_searcher(name, space=space, objectives={"score": "max"}, seed=0))
         start, told = time.process_time(), 0
         while told < 150:
             for arch in searcher.ask(min(4, 150 - told)):
@@ -385,10 +389,14 @@ def main() -> None:
     parser.add_argument("--log", type=Path, help="JSON lines of finished runs; resumes from it")
     parser.add_argument("--summarise", action="store_true", help="only print the log's tables")
     parser.add_argument("--timing", action="store_true", help="also run the timing section")
+    parser.add_argument("--timing-only", action="store_true", help="only the timing section")
     args = parser.parse_args()
     if args.flexibert_data:
         _search_efficiency().DATA = args.flexibert_data
 
+    if args.timing_only:
+        print(timing())
+        return
     runs = []
     if args.log and args.log.exists():
         runs = [json.loads(line) for line in args.log.read_text().splitlines() if line]
