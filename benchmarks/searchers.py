@@ -28,9 +28,9 @@ best): simple regret for one objective, hypervolume regret (reference point (1, 
 the CPU seconds per query of the searcher (``time.process_time`` around ask and tell, one
 thread).
 
-``--timing`` (alone, a few minutes) measures BOSHNAS's ``ask(4)`` CPU time at 100 ... 1,000 told results, and the CPU
-time of a 150-query single-objective run of every searcher on a 15,625-architecture space
-(6 decisions of 5 options), beside Optuna's samplers used directly.
+``--timing`` (alone, about three minutes) measures BOSHNAS's ``ask(4)`` CPU time at 100 ...
+1,000 told results, and the CPU time of a 150-query single-objective run of every searcher on a
+15,625-architecture space (6 decisions of 5 options), beside Optuna's samplers used directly.
 
 Run (full): ``nice -n 10 python benchmarks/searchers.py --log .cache/searchers.jsonl``; while
 developing e.g. ``--seeds 3 --problems hpobench-car/2 --searchers boshnas optuna-gp``.
