@@ -4,7 +4,7 @@ What the benchmark showed (``benchmarks/RESULTS.md``, section "Searchers against
 on a space small enough that BOSHNAS scores every member (a tabular pool such as FlexiBERT's
 620 models) BOSHNAS found the two-objective front first; on the 30,000-configuration HPOBench
 grid TPE was within seed noise of the best at a few milliseconds per query, where Optuna's
-GPSampler, ahead there, costs 0.4-1 CPU s per query and grows with every result. The runs that
+GPSampler, ahead there, costs 0.1-0.4 CPU s per query and grows with every result. The runs that
 finished did not separate budgets or objective counts, so the rule reads only the space's size.
 """
 

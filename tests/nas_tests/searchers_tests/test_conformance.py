@@ -33,6 +33,7 @@ OPTIONS = {
     "boshnas": {"n_init": 4},
     "tpe": {"n_startup_trials": 4},
     "nsga2": {"population_size": 4},
+    "gp": {"n_startup_trials": 4},
 }
 
 
@@ -167,6 +168,21 @@ def test_pool_space_keeps_to_its_members(name: str) -> None:
         for arch in batch:
             searcher.tell(arch, {"accuracy": score(arch)})
     assert sorted(a.id for a in got) == sorted({a.id for a in members})
+
+
+def test_gp_fits_once_per_proposal_even_when_it_keeps_proposing_told_architectures() -> None:
+    # Each sampler draw is a Gaussian-process fit and acquisition search; retrying draws that land
+    # on told architectures made one ask cost tens of CPU seconds once the GP had converged.
+    searcher = build("gp", feasible=feasible)
+    asked = 0
+    for _ in range(8):
+        batch = searcher.ask(4)
+        asked += 4
+        for arch in batch:
+            searcher.tell(arch, {"accuracy": score(arch)})
+    # At most one sampler trial per proposal plus one added trial per random fill (89 trials
+    # here when each proposal could retry eight draws).
+    assert len(searcher.study.trials) <= 2 * asked
 
 
 @pytest.mark.parametrize("name", sorted(EXCLUDED))
