@@ -21,6 +21,7 @@ from typing import Any
 import ray
 
 import storage as storage_mod
+from nas import _watchdog
 from nas._artifacts import keep_supernet
 from nas._dispatch import Outcome
 from nas._dispatch import Pool
@@ -205,10 +206,14 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
                 address: str | None, quiet: bool, log_dir: str) -> str | None:
     """Run the study's trials; returns the driver's infeasibility summary (or None)."""
     started_ray = False
+    watchdog = None
     was_up = ray.is_initialized()
     try:
         with _deferred_interrupts():
             started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
+            if started_ray and address is None:
+                # A local Ray dies with its driver, even one killed by SIGKILL.
+                watchdog = _watchdog.start(ray._private.worker.global_worker.node.session_name)
         _refuse_sqlite_on_cluster(storage)
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
@@ -222,6 +227,8 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
         if started_ray or (not was_up and ray.is_initialized()):
             with _deferred_interrupts():
                 ray.shutdown()
+        if watchdog is not None:
+            _watchdog.stop(watchdog)
 
 
 def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
