@@ -23,7 +23,9 @@ GRACE_S = 3.0
 def start(session: str) -> subprocess.Popen:
     """Watch this process on behalf of the Ray session named ``session``."""
     return subprocess.Popen(
-        [sys.executable, "-m", "nas._watchdog", str(os.getpid()), session],
+        # Run as a file, not ``-m nas._watchdog``: importing the package (Ray, torch) would
+        # take seconds of CPU from the trials for a process that needs only the stdlib.
+        [sys.executable, __file__, str(os.getpid()), session],
         stdin=subprocess.DEVNULL, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
         # Its own session: a Ctrl-C meant for the driver's terminal does not reach it.
         start_new_session=True,

@@ -329,8 +329,8 @@ def _watched_session(driver_pid: int) -> str | None:
                 args = f.read().decode().split("\0")
         except OSError:
             continue
-        if "nas._watchdog" in args and str(driver_pid) in args:
-            return args[args.index("nas._watchdog") + 2]
+        if len(args) > 3 and args[1].endswith("_watchdog.py") and args[2] == str(driver_pid):
+            return args[3]
     return None
 
 
