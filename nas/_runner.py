@@ -21,6 +21,7 @@ from typing import Any
 import ray
 
 import storage as storage_mod
+from nas import _watchdog
 from nas._artifacts import keep_supernet
 from nas._dispatch import Outcome
 from nas._dispatch import Pool
@@ -42,6 +43,7 @@ from nas._ship import shippable
 from nas._study import Study
 from nas.searchers import BaseSearcher
 from nas.searchers import make_searcher
+from nas.searchers._base import STATE_FORMAT
 from space import Architecture
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
@@ -51,11 +53,10 @@ FINISHED = ("COMPLETE", "FAILED", "PRUNED")
 # second for the progress line and the searcher.
 TASK_SECONDS = 0.25
 MAX_BATCH = 2000
-# The searcher's state (its whole history) is written at most this often, and at most once per
-# SAVE_SHARE of the time since the last save took, since it grows with the study; what a killed
-# driver did not save is told again from the database's finished trials on resume.
+# The searcher's state (its extras, not its history) is written at most this often; whatever a
+# killed driver did not save is only its latest extras, since the history is always told again
+# from the database's finished trials on resume.
 SAVE_EVERY_S = 2.0
-SAVE_SHARE = 20
 POLL_S = 0.25
 
 
@@ -205,10 +206,14 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
                 address: str | None, quiet: bool, log_dir: str) -> str | None:
     """Run the study's trials; returns the driver's infeasibility summary (or None)."""
     started_ray = False
+    watchdog = None
     was_up = ray.is_initialized()
     try:
         with _deferred_interrupts():
             started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
+            if started_ray and address is None:
+                # A local Ray dies with its driver, even one killed by SIGKILL.
+                watchdog = _watchdog.start(ray._private.worker.global_worker.node.session_name)
         _refuse_sqlite_on_cluster(storage)
         pool = Pool(shippable(study.evaluate), cpus=study.cpus, gpus=study.gpus,
                     timeout_s=study.timeout_s, workers=workers)
@@ -222,6 +227,8 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
         if started_ray or (not was_up and ray.is_initialized()):
             with _deferred_interrupts():
                 ray.shutdown()
+        if watchdog is not None:
+            _watchdog.stop(watchdog)
 
 
 def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
@@ -353,7 +360,6 @@ class _Driver:
         self.exhausted = False
         self.batch = 1
         self.saved_at = time.monotonic()
-        self.save_s = 0.0
         self.progress = Progress(study.name, study.trials, sum(self.finished.values()),
                                  dict(study.objectives), quiet)
         for t in trials:
@@ -405,12 +411,12 @@ class _Driver:
             **dict(study.searcher_options or {}),
         )
         state = self.db.searcher_state(study.name)
-        # A study continued with another searcher (--searcher) starts it from the trials alone.
-        if state is not None and state.get("searcher") == searcher.name:
+        # A study continued with another searcher (--searcher), or saved in an older format,
+        # starts it from the trials alone.
+        if (state is not None and state.get("searcher") == searcher.name
+                and state.get("format") == STATE_FORMAT):
             searcher.load_state_dict(state)
-        told = {record.arch for record in searcher.history}
-        # Trials finished after the last saved state (or all of them, without one).
-        searcher.warm_start(t for t in finished if Architecture(t["arch"]) not in told)
+        searcher.warm_start(finished)
         return searcher
 
     def _requeue_dead_here(self) -> None:
@@ -550,13 +556,11 @@ class _Driver:
 
     def _save_state(self, *, force: bool) -> None:
         since = time.monotonic() - self.saved_at
-        if force or since >= max(SAVE_EVERY_S, SAVE_SHARE * self.save_s):
-            start = time.monotonic()
+        if force or since >= SAVE_EVERY_S:
             state = self.searcher.state_dict()
             self.ledger.call(lambda: self.db.save_searcher_state(self.study.name, state))
             self._keep_supernet()
             self.saved_at = time.monotonic()
-            self.save_s = self.saved_at - start
 
     def _keep_supernet(self) -> None:
         """A one-shot searcher's trained supernet becomes a study artifact (once per build), so

@@ -22,7 +22,8 @@ from nas.searchers._objectives import losses
 from nas.searchers._objectives import violation
 from space import Architecture
 
-STATE_FORMAT = 1
+# Format 2 holds no told history (format 1 did): the history is rebuilt through ``warm_start``.
+STATE_FORMAT = 2
 # Spaces up to this size are enumerated once, so exhaustion is exact and uniform draws are cheap.
 ENUMERATE_LIMIT = 4096
 # Rejection sampling gives up after this many draws per requested architecture.
@@ -106,7 +107,10 @@ class BaseSearcher(ABC):
     The runner drives a searcher: it calls :meth:`ask` whenever workers are idle (possibly many
     times before any result returns), :meth:`tell` or :meth:`tell_failure` once per finished
     evaluation, :meth:`state_dict` after each tell to persist it, and on resume a fresh searcher's
-    :meth:`load_state_dict`. A searcher never touches storage, Ray or evaluators.
+    :meth:`load_state_dict` followed by :meth:`warm_start` with every finished trial. The state
+    holds only the searcher's own extras (seed, counters, pending asks, bounded model state),
+    never the told history, so saving it costs the same however large the study is. A searcher
+    never touches storage, Ray or evaluators.
 
     Invariants of :meth:`ask`: the architectures it returns are distinct, in the space, accepted
     by ``feasible``, and neither pending (asked, not yet told) nor already told; it returns fewer
@@ -207,23 +211,22 @@ class BaseSearcher(ABC):
         self.seed = int(seed)
 
     def state_dict(self) -> dict[str, Any]:
-        """A JSON-serialisable snapshot; called by the runner after each tell."""
+        """A JSON-serialisable snapshot of everything but the told history (which the caller
+        keeps, e.g. as the study's trials, and gives back through :meth:`warm_start`)."""
         return {
             "searcher": self.name,
             "format": STATE_FORMAT,
             "seed": self.seed,
             "asks": self._asks,
+            "told": len(self._history),
             "objectives": dict(self.objectives),
             "pending": [a.to_json() for a in self._pending],
-            "history": [
-                {"arch": r.arch.to_json(), "metrics": r.metrics, "error": r.error}
-                for r in self._history
-            ],
             "extra": self._extra_state(),
         }
 
     def load_state_dict(self, state: Mapping[str, Any]) -> None:
-        """Restore a snapshot from :meth:`state_dict` into a searcher built with the same args."""
+        """Restore a snapshot from :meth:`state_dict` into a searcher built with the same args;
+        then :meth:`warm_start` it with the told results, in the order they were told."""
         if state.get("searcher") != self.name:
             raise ValueError(
                 f"This state belongs to searcher {state.get('searcher')!r}, not {self.name!r}. "
@@ -237,9 +240,7 @@ class BaseSearcher(ABC):
         self._asks = int(state["asks"])
         self._pending = {to_architecture(a): None for a in state["pending"]}
         self._history, self._told = [], set()
-        for item in state["history"]:
-            self._record(to_architecture(item["arch"]), item["metrics"], item["error"])
-        self._load_extra_state(state.get("extra") or {})
+        self._load_extra_state(state.get("extra") or {}, told=int(state.get("told", 0)))
 
     @property
     def history(self) -> tuple[Record, ...]:
@@ -267,11 +268,13 @@ class BaseSearcher(ABC):
         return {}
 
     def _extra_state(self) -> dict[str, Any]:
-        """Searcher-specific JSON state beyond the told history."""
+        """Searcher-specific JSON state beyond the told history; its size must not grow with
+        the number of told results."""
         return {}
 
-    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
-        """Inverse of :meth:`_extra_state`; the history is already restored."""
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
+        """Inverse of :meth:`_extra_state`, called before the history is warm-started again;
+        ``told`` is how many results had been told when the state was saved."""
         return None
 
     # Helpers for implementations.

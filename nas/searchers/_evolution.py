@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
@@ -10,6 +11,7 @@ from nas._errors import UserError
 from nas.searchers._base import ATTEMPTS_PER_ASK
 from nas.searchers._base import BaseSearcher
 from nas.searchers._base import Record
+from nas.searchers._base import to_architecture
 from nas.searchers._objectives import pareto_ranks
 from nas.searchers._registry import register_searcher
 from space import Architecture
@@ -45,11 +47,15 @@ class EvolutionSearcher(BaseSearcher):
             )
         self.population_size = population_size
         self.sample_size = sample_size
+        self._population: list[Record] = []
+        # After a restore: the saved population's members in order, and how many results had
+        # been told then; the population is put back from the warm-started history on next use.
+        self._saved: tuple[list[Architecture], int] | None = None
 
     def _suggest(self, n: int) -> list[Architecture]:
         rng = self._rng()
         chosen: list[Architecture] = []
-        population = self._ok_records()[-self.population_size :]
+        population = self._members()
         attempts = 0
         while len(chosen) < n and attempts < ATTEMPTS_PER_ASK * n:
             started = len(self._history) + len(self._pending) + len(chosen)
@@ -72,3 +78,26 @@ class EvolutionSearcher(BaseSearcher):
         ranks = pareto_ranks(np.array([r.losses for r in picked]))
         keys = [(r.violation, rank, rng.random()) for r, rank in zip(picked, ranks, strict=True)]
         return picked[min(range(size), key=keys.__getitem__)]
+
+    def _observe(self, record: Record) -> None:
+        if record.ok:
+            self._population = (self._population + [record])[-self.population_size :]
+
+    def _members(self) -> list[Record]:
+        if self._saved is not None:
+            archs, told = self._saved
+            by_arch = {r.arch: r for r in self._history}
+            kept = [by_arch[a] for a in archs if a in by_arch]
+            # Results told after the save (a driver killed before its next save) are newer.
+            newer = [r for r in self._history[told:] if r.ok and r.arch not in set(archs)]
+            self._population = (kept + newer)[
+                -self.population_size :]
+            self._saved = None
+        return self._population
+
+    def _extra_state(self) -> dict[str, Any]:
+        return {"population": [r.arch.to_json() for r in self._members()]}
+
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
+        self._population = []
+        self._saved = ([to_architecture(a) for a in extra.get("population", [])], told)

@@ -29,13 +29,11 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.distributions import distribution_to_json
-from optuna.distributions import json_to_distribution
 from optuna.samplers._lazy_random_state import LazyRandomState
 from optuna.trial import TrialState
 
 from nas.searchers._base import BaseSearcher
 from nas.searchers._base import Record
-from nas.searchers._base import to_architecture
 from nas.searchers._registry import register_searcher
 from space import Architecture
 
@@ -109,7 +107,8 @@ class _OptunaSearcher(BaseSearcher):
         super().__init__(**kwargs)
         self._study: optuna.Study | None = None
         self._names: dict[str, str] = {}
-        self._running: dict[int, Architecture] = {}
+        # Replayed parameters per architecture: a cache, rebuilt from the space on demand.
+        self._params: dict[Architecture, dict[str, tuple[Any, BaseDistribution]] | None] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         raise NotImplementedError
@@ -129,16 +128,63 @@ class _OptunaSearcher(BaseSearcher):
 
     @property
     def study(self) -> optuna.Study:
-        """The in-memory Optuna study (created on first use)."""
+        """The in-memory Optuna study of the latest ask (built on first use)."""
         if self._study is None:
-            directions = [
-                "maximize" if d == "max" else "minimize" for d in self.objectives.values()
-            ]
-            with _quiet():
-                self._study = optuna.create_study(
-                    directions=directions, sampler=self._make_sampler(self.seed)
-                )
+            self._study = self._rebuild()
         return self._study
+
+    def _rebuild(self) -> optuna.Study:
+        """A fresh study and sampler holding the told history (in the order told) and the
+        pending asks as running trials.
+
+        Every ask starts from this, never from the previous ask's study, so the study is a
+        function of what a restored searcher gets back (its state and ``warm_start``): the
+        draws an ask tells at once (known or infeasible architectures) do not outlive it.
+        """
+        directions = ["maximize" if d == "max" else "minimize" for d in self.objectives.values()]
+        with _quiet():
+            sampler = self._make_sampler(self.seed)
+            study = optuna.create_study(directions=directions, sampler=sampler)
+            self._prepare(study.sampler)
+            trials, done = [], 0
+            for record in self._history:
+                params = self._replay(record.arch)
+                if params is None:
+                    continue
+                ok = record.ok
+                trials.append(optuna.trial.create_trial(
+                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
+                    values=[record.metrics[m] for m in self.objectives] if ok else None,
+                    params={k: v for k, (v, _) in params.items()},
+                    distributions={k: d for k, (_, d) in params.items()},
+                    system_attrs={**({_CONSTRAINT: float(record.violation)}
+                                     if self._constrained else {}),
+                                  **(self._told_attrs(done) if ok else {})},
+                ))
+                done += ok
+            for arch in self._pending:
+                params = self._replay(arch)
+                if params is None:
+                    continue
+                trials.append(optuna.trial.create_trial(
+                    state=TrialState.RUNNING,
+                    params={k: v for k, (v, _) in params.items()},
+                    distributions={k: d for k, (_, d) in params.items()},
+                ))
+            study.add_trials(trials)
+        return study
+
+    def _prepare(self, sampler: optuna.samplers.BaseSampler) -> None:
+        """Give a fresh sampler the bounded state carried between asks; default: none."""
+        return None
+
+    def _keep(self, sampler: optuna.samplers.BaseSampler) -> None:
+        """Take the bounded state to carry to the next ask's sampler; default: none."""
+        return None
+
+    def _told_attrs(self, index: int) -> dict[str, Any]:
+        """System attributes of the ``index``-th completed told result's trial; default: none."""
+        return {}
 
     def _name(self, path: str, distribution: BaseDistribution) -> str:
         # A path whose options differ between branches would clash in Optuna's study-wide
@@ -164,7 +210,7 @@ class _OptunaSearcher(BaseSearcher):
         return self.space.draw(chooser)
 
     def _suggest(self, n: int) -> list[Architecture]:
-        study = self.study
+        study = self._study = self._rebuild()
         _reseed(study.sampler, int(self._rng().integers(2**31)))
         known = {r.arch: r for r in self._history}
         chosen: list[Architecture] = []
@@ -178,12 +224,12 @@ class _OptunaSearcher(BaseSearcher):
                     # Telling the known result right away teaches the sampler about this region.
                     self._finish(trial.number, known[arch])
                 elif arch in self._pending or arch in chosen:
-                    self._running[trial.number] = arch
+                    continue
                 elif not self._is_feasible(arch):
                     self._tell(trial.number, self._stand_in(), _INFEASIBLE)
                 else:
-                    self._running[trial.number] = arch
                     chosen.append(arch)
+        self._keep(study.sampler)
         return self._random_fill(n, self._rng(1), chosen)
 
     @property
@@ -205,33 +251,13 @@ class _OptunaSearcher(BaseSearcher):
         values = [record.metrics[m] for m in self.objectives] if record.ok else None
         self._tell(number, values, record.violation)
 
-    def _observe(self, record: Record) -> None:
-        numbers = [k for k, a in self._running.items() if a == record.arch]
-        with _quiet():
-            for number in numbers:
-                del self._running[number]
-                self._finish(number, record)
-            if not numbers:
-                self._add_foreign(record)
-
-    def _add_foreign(self, record: Record) -> None:
-        """Add a result the study did not ask for (a warm start or a random fill)."""
-        params = self._replay(record.arch)
-        if params is None:
-            return
-        ok = record.ok
-        self.study.add_trial(
-            optuna.trial.create_trial(
-                state=TrialState.COMPLETE if ok else TrialState.FAIL,
-                values=[record.metrics[m] for m in self.objectives] if ok else None,
-                params={k: v for k, (v, _) in params.items()},
-                distributions={k: d for k, (_, d) in params.items()},
-                constraints={"violation": record.violation} if self._constrained else None,
-            )
-        )
-
     def _replay(self, arch: Architecture) -> dict[str, tuple[Any, BaseDistribution]] | None:
         """The parameters that make ``space.draw`` produce ``arch``, or None if unknown."""
+        if arch not in self._params:
+            self._params[arch] = self._replay_draw(arch)
+        return self._params[arch]
+
+    def _replay_draw(self, arch: Architecture) -> dict[str, tuple[Any, BaseDistribution]] | None:
         try:
             decisions = self.space.decisions(arch)
         except (NotImplementedError, AttributeError, ValueError):
@@ -255,49 +281,13 @@ class _OptunaSearcher(BaseSearcher):
         return params if same else None
 
     def _extra_state(self) -> dict[str, Any]:
-        trials = []
-        for t in self.study.trials:
-            trials.append(
-                {
-                    "state": t.state.name,
-                    "values": t.values,
-                    "params": t.params,
-                    "distributions": {
-                        k: distribution_to_json(d) for k, d in t.distributions.items()
-                    },
-                    "system_attrs": t.system_attrs,
-                }
-            )
-        study = self.study
-        return {
-            "trials": trials,
-            # NSGA-II caches each generation's parents here, keyed by trial id.
-            "study_attrs": study._storage.get_study_system_attrs(study._study_id),
-            "running": {str(k): a.to_json() for k, a in self._running.items()},
-            "names": self._names,
-        }
+        # The parameter names of the branches seen so far: bounded by the space's decisions.
+        return {"names": self._names}
 
-    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
         self._study = None
+        self._params = {}
         self._names = dict(extra.get("names", {}))
-        self._running = {int(k): to_architecture(a) for k, a in extra.get("running", {}).items()}
-        study = self.study
-        for key, value in extra.get("study_attrs", {}).items():
-            study._storage.set_study_system_attr(study._study_id, key, value)
-        with _quiet():
-            for t in extra.get("trials", []):
-                state = TrialState[t["state"]]
-                study.add_trial(
-                    optuna.trial.create_trial(
-                        state=state,
-                        values=t["values"] if state == TrialState.COMPLETE else None,
-                        params=t["params"],
-                        distributions={
-                            k: json_to_distribution(d) for k, d in t["distributions"].items()
-                        },
-                        system_attrs=t["system_attrs"],
-                    )
-                )
 
 
 @register_searcher("tpe")
@@ -341,6 +331,12 @@ class NSGA2Searcher(_OptunaSearcher):
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
 
+    def _told_attrs(self, index: int) -> dict[str, Any]:
+        # Generations are consecutive runs of ``population_size`` completed results, so a rebuilt
+        # study has the same generations whoever rebuilds it.
+        key = optuna.samplers.NSGAIISampler._get_generation_key()
+        return {key: index // self.population_size}
+
 
 @register_searcher("gp")
 class GPSearcher(_OptunaSearcher):
@@ -358,11 +354,13 @@ class GPSearcher(_OptunaSearcher):
     # Each draw fits the Gaussian process and optimises the acquisition (0.1-0.5 s at 100
     # results): once the sampler has converged it re-proposes known architectures, and eight
     # draws per architecture made a 150-query run 10x slower than Optuna's own loop.
-    draws_per_ask = 1
+    draws_per_ask = 2
 
     def __init__(self, *, n_startup_trials: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_startup_trials = n_startup_trials
+        # The kernel parameters of the latest fit, the starting point of the next one.
+        self._kernels: dict[str, Any] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         with _quiet():
@@ -370,10 +368,8 @@ class GPSearcher(_OptunaSearcher):
 
     _CACHES = ("_gprs_cache_list", "_constraints_gprs_cache_list")
 
-    def _extra_state(self) -> dict[str, Any]:
-        extra = super()._extra_state()
-        sampler = self.study.sampler
-        extra["kernels"] = {
+    def _keep(self, sampler: optuna.samplers.BaseSampler) -> None:
+        self._kernels = {
             name: None if getattr(sampler, name) is None else [
                 {"inverse_squared_lengthscales": g.inverse_squared_lengthscales.tolist(),
                  "kernel_scale": float(g.kernel_scale), "noise_var": float(g.noise_var)}
@@ -381,15 +377,25 @@ class GPSearcher(_OptunaSearcher):
             ]
             for name in self._CACHES
         }  # fmt: skip
-        return extra
 
-    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
-        super()._load_extra_state(extra)
+    def _extra_state(self) -> dict[str, Any]:
+        # One kernel per objective and constraint, of the space's dimension: bounded.
+        return {**super()._extra_state(), "kernels": self._kernels}
+
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
+        super()._load_extra_state(extra, told)
+        self._kernels = dict(extra.get("kernels") or {})
+
+    def _prepare(self, sampler: optuna.samplers.BaseSampler) -> None:
         import torch
         from optuna._gp.gp import GPRegressor
 
-        sampler = self.study.sampler
-        for name, kernels in (extra.get("kernels") or {}).items():
+        # GPSampler checks a cached constraint kernel's dimension against the objective's only:
+        # without an objective kernel, a constraint kernel from a smaller search space would be
+        # used as it is (and fail), so neither is carried.
+        if self._kernels.get("_gprs_cache_list") is None:
+            return
+        for name, kernels in self._kernels.items():
             if name not in self._CACHES:
                 continue
             cache = None

@@ -317,3 +317,49 @@ def test_an_impossible_device_constraint_exits_3_naming_it_and_the_closest_value
     smallest = min(count_params(namespace["space"].sample(i)) for i in range(20))
     assert f"closest seen {smallest:.4g}" in err
     assert storage.connect(url).trials("tiny-mcu") == []
+
+
+def _watched_session(driver_pid: int) -> str | None:
+    """The Ray session the driver's watchdog stops, read from the watchdog's command line."""
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/cmdline", "rb") as f:
+                args = f.read().decode().split("\0")
+        except OSError:
+            continue
+        if len(args) > 3 and args[1].endswith("_watchdog.py") and args[2] == str(driver_pid):
+            return args[3]
+    return None
+
+
+@pytest.mark.slow
+def test_a_sigkilled_driver_leaves_no_ray_process_and_resume_finishes(tmp_path):
+    from nas._watchdog import session_pids
+
+    spec = write_spec(tmp_path, sleep=2.0)
+    url = f"sqlite:///{tmp_path / 's.db'}"
+    command = [sys.executable, "-c", "import sys; from nas._cli import main; sys.exit(main())",
+               "run", str(spec), "--storage", url, "--trials", "8", "--quiet"]
+    driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True,
+                              stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 90
+        while not _running(tmp_path):
+            assert time.monotonic() < deadline and driver.poll() is None
+            time.sleep(0.2)
+        session = _watched_session(driver.pid)
+        assert session is not None and session_pids(session)
+        # Only the driver: Ray's processes get no signal from the test.
+        driver.send_signal(signal.SIGKILL)
+        driver.wait(timeout=10)
+        deadline = time.monotonic() + 30
+        while session_pids(session):
+            assert time.monotonic() < deadline, f"Ray processes left: {session_pids(session)}"
+            time.sleep(0.2)
+    finally:
+        if driver.poll() is None:
+            os.killpg(driver.pid, signal.SIGKILL)
+    assert subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=180).returncode == 0
+    assert [t["state"] for t in storage.connect(url).trials("cli")] == ["COMPLETE"] * 8

@@ -366,7 +366,7 @@ class BOSHNASSearcher(BaseSearcher):
     def _extra_state(self) -> dict[str, Any]:
         return {"surrogates": None if self._surrogates is None else self._surrogates.state()}
 
-    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
         self._surrogates = None
         state = extra.get("surrogates")
         if state is not None:

@@ -208,7 +208,7 @@ class OneShotSearcher(BaseSearcher):
             "scored": [[a.to_json(), m] for a, m in self._scored.items()],
         }
 
-    def _load_extra_state(self, extra: Mapping[str, Any]) -> None:
+    def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
         self._searched = bool(extra.get("searched", False))
         self._scored = {
             Architecture.from_json(j): {k: float(v) for k, v in m.items()}

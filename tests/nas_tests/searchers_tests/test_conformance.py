@@ -72,15 +72,52 @@ def test_same_seed_same_asks(name: str) -> None:
     assert drive(build(name, seed=3), 4) == drive(build(name, seed=3), 4)
 
 
+def restore(name: str, original, **kwargs):
+    """What a resumed run does: the saved state, then every told result from the trials."""
+    restored = build(name, **kwargs)
+    restored.load_state_dict(json.loads(json.dumps(original.state_dict())))
+    restored.warm_start((r.arch, r.metrics) for r in original.history)
+    return restored
+
+
 @pytest.mark.parametrize("name", NAMES)
 def test_state_round_trip_gives_the_same_next_asks(name: str) -> None:
     original = build(name, seed=1, feasible=feasible)
     drive(original, 4)
-    state = json.loads(json.dumps(original.state_dict()))
-    restored = build(name, seed=1, feasible=feasible)
-    restored.load_state_dict(state)
+    restored = restore(name, original, seed=1, feasible=feasible)
     assert restored.pending == original.pending
-    assert [a.id for a in restored.ask(3)] == [a.id for a in original.ask(3)]
+    assert [r.arch for r in restored.history] == [r.arch for r in original.history]
+    for _ in range(3):
+        batch = original.ask(3)
+        assert [a.id for a in restored.ask(3)] == [a.id for a in batch]
+        for arch in batch:
+            original.tell(arch, {"accuracy": score(arch)})
+            restored.tell(arch, {"accuracy": score(arch)})
+
+
+def wide_space() -> Space:
+    """About 10^9 architectures, so 1,000 told results never exhaust it."""
+    body = {"width": choice(*range(8, 72, 8)), "act": choice("relu", "gelu", "silu")}
+    return Space({"layers": repeat(body, choice(4, 5, 6)), "lr": choice(0.1, 0.01, 0.001)})
+
+
+def checkpoint_size(name: str, told: int) -> int:
+    space = wide_space()
+    searcher = build(name, space=space)
+    # The study's results reach the searcher as a resume does; a few asks then exercise the
+    # searcher's model (surrogates, kernels, population) on all of them.
+    searcher.warm_start((space.sample(10_000 + i), {"accuracy": float(i % 97)})
+                        for i in range(told))
+    for arch in searcher.ask(2):
+        searcher.tell(arch, {"accuracy": score(arch)})
+    searcher.ask(2)
+    return len(json.dumps(searcher.state_dict()))
+
+
+@pytest.mark.parametrize("name", NAMES)
+def test_checkpoint_does_not_grow_with_the_study(name: str) -> None:
+    small, large = checkpoint_size(name, 10), checkpoint_size(name, 1000)
+    assert large <= max(1.5 * small, small + 4096), (small, large)
 
 
 @pytest.mark.parametrize("name", NAMES)

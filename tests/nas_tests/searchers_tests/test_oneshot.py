@@ -135,6 +135,7 @@ def test_state_round_trip_continues_without_retraining() -> None:
     state = json.loads(json.dumps(original.state_dict()))
     restored = build(seed=1, feasible=feasible)
     restored.load_state_dict(state)
+    restored.warm_start((r.arch, r.metrics) for r in original.history)
     assert restored.pending == original.pending
     assert [a.id for a in restored.ask(3)] == [a.id for a in original.ask(3)]
     assert restored.supernet is None
