@@ -237,7 +237,7 @@ def one_run(folder: Path, dashboard: bool) -> dict[str, object]:
         server.wait(10)
     with storage.connect(url, read_only=True) as db:
         try:
-            counts = db.get_study("hardware")["counts"]
+            counts = db.get_study("hardware").counts
         except storage.StudyNotFound:  # the run failed before creating it: rc and output say why
             counts = {"FAILED": 0, "COMPLETE": 0}
     text = run.stdout + run.stderr

@@ -54,8 +54,8 @@ def time_nas(folder: Path) -> tuple[float, str]:
     wall = time.perf_counter() - start
     assert result.complete == TRIALS, result
     trials = storage.connect(url).trials("sleep")
-    started = [datetime.fromisoformat(t["started"].rstrip("Z")) for t in trials]
-    finished = [datetime.fromisoformat(t["finished"].rstrip("Z")) for t in trials]
+    started = [datetime.fromisoformat(t.started.rstrip("Z")) for t in trials]
+    finished = [datetime.fromisoformat(t.finished.rstrip("Z")) for t in trials]
     loop = (max(finished) - min(started)).total_seconds()
     first = (finished[0] - started[0]).total_seconds() - SLEEP_S
     steady = (loop - first - TRIALS * SLEEP_S / WORKERS) / (TRIALS - WORKERS) * 1e3
@@ -101,7 +101,7 @@ def time_hardware_only(folder: Path, trials: int) -> tuple[float, int, str]:
     nas.run(study, storage=url, workers=WORKERS, quiet=True, log_dir=folder)
     seconds = time.perf_counter() - start
     stored = storage.connect(url).trials("mcu", "COMPLETE")
-    written = sorted(datetime.fromisoformat(t["finished"].rstrip("Z")) for t in stored)
+    written = sorted(datetime.fromisoformat(t.finished.rstrip("Z")) for t in stored)
     span = (written[-1] - written[0]).total_seconds()
     # A batch is written in one transaction with one timestamp: count from the second write.
     later = sum(w > written[0] for w in written)

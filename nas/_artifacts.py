@@ -7,9 +7,13 @@ import hashlib
 import io
 import re
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from nas._errors import UserError
+
+if TYPE_CHECKING:
+    from storage import TrialRecord
 
 SUPERNET = "supernet"
 
@@ -41,7 +45,7 @@ def keep_supernet(db: Any, study: str, supernet: Any, folder: str | Path) -> str
     return str(path)
 
 
-def trial_weights(db: Any, trial: dict[str, Any]) -> dict[str, Any]:
+def trial_weights(db: Any, trial: TrialRecord) -> dict[str, Any]:
     """The state dict ``space.build(arch)`` loads for ``trial``: the weights its training kept
     (``TrainEvaluator(keep_weights=True)``), else those it inherits from its one-shot study's
     newest supernet checkpoint.
@@ -52,30 +56,30 @@ def trial_weights(db: Any, trial: dict[str, Any]) -> dict[str, Any]:
     """
     import evaluators
 
-    kept = [f for f in db.artifacts(trial["id"]) if f["path"].endswith(evaluators.WEIGHTS_SUFFIX)]
+    kept = [f for f in db.artifacts(trial.id) if f["path"].endswith(evaluators.WEIGHTS_SUFFIX)]
     if kept:
         try:
             return evaluators.load_weights(kept[-1]["path"], kept[-1]["sha256"])[1]
         except evaluators.EvaluatorError as exc:
             raise UserError(str(exc)) from exc
-    checkpoints = db.study_artifacts(trial["study"], SUPERNET)
+    checkpoints = db.study_artifacts(trial.study, SUPERNET)
     if not checkpoints:
         raise UserError(
-            f"nas export --weights: trial {trial['id']} kept no weights and study "
-            f"{trial['study']!r} keeps no supernet checkpoint. Train with "
+            f"nas export --weights: trial {trial.id} kept no weights and study "
+            f"{trial.study!r} keeps no supernet checkpoint. Train with "
             "TrainEvaluator(..., keep_weights=True) or run the study with searcher='oneshot'; "
             "or export without --weights for the untrained model."
         )
     path = Path(checkpoints[-1]["path"])
     if not path.is_file() or sha256_of(path) != checkpoints[-1]["sha256"]:
         raise UserError(
-            f"nas export --weights: the supernet checkpoint of study {trial['study']!r} at "
+            f"nas export --weights: the supernet checkpoint of study {trial.study!r} at "
             f"{path} is missing or changed since it was recorded (sha256 "
             f"{checkpoints[-1]['sha256'][:12]}...). Restore the file, or rerun the study."
         )
     from nas.searchers._oneshot import Supernet
 
-    return Supernet.load(path).subnet(trial["arch"]).state_dict()
+    return Supernet.load(path).subnet(trial.arch).state_dict()
 
 
 def state_bytes(state: dict[str, Any]) -> bytes:

@@ -110,7 +110,7 @@ class Ledger:
             self.study, worker=self.me, node=self.node, budget=self.budget))
         if claimed is None:
             return None
-        return claimed["id"], Architecture(claimed["arch"])
+        return claimed.id, Architecture(claimed.arch)
 
     def start(self, archs: Sequence[Architecture]) -> list[tuple[int, Architecture]]:
         """New RUNNING trials for the architectures no driver has taken, within the budget."""
@@ -150,7 +150,7 @@ class Ledger:
                 retries: int) -> Finished | None:
         """A worker died under the trial: re-queue it (the database counts the retry) or,
         after ``retries`` re-runs, fail it; returns the failure, if it failed."""
-        done = self.call(lambda: self.db.trial(tid))["retries"]
+        done = self.call(lambda: self.db.trial(tid)).retries
         if done >= retries:
             return self.fail(tid, arch, f"worker died {done + 1} times; last: {error}")
         self.requeue([tid], error)

@@ -118,7 +118,7 @@ class RunResult:
         complete: COMPLETE trials in the study (all runs, not only this one).
         failed: FAILED trials in the study.
         pruned: PRUNED trials in the study.
-        best: Best trials as storage trial dicts: the top 5 for one objective, the Pareto
+        best: Best trials (``storage.TrialRecord``): the top 5 for one objective, the Pareto
             front for several.
         seconds: Wall time of this run.
         infeasible: When every candidate this run checked broke a device constraint, which
@@ -130,7 +130,7 @@ class RunResult:
     complete: int
     failed: int
     pruned: int
-    best: list[dict[str, Any]]
+    best: list[storage_mod.TrialRecord]
     seconds: float
     infeasible: str | None = None
 
@@ -282,20 +282,20 @@ def _open_study(db: Any, study: Study, resume: bool, spec_source: str | None,
     except storage_mod.StudyExists:
         stored = db.get_study(study.name)
         raise UserError(
-            f"Study {study.name!r} is stored with objectives {stored['objectives']}, but the "
+            f"Study {study.name!r} is stored with objectives {stored.objectives}, but the "
             f"spec asks for {dict(study.objectives)}. Give the changed search a new name."
         ) from None
-    if stored.get("space_hash") not in (None, study.space.hash):
+    if stored.space_hash not in (None, study.space.hash):
         raise UserError(
             f"Study {study.name!r} is stored with another search space (hash "
-            f"{stored['space_hash']}, spec {study.space.hash}). Give the changed search a "
+            f"{stored.space_hash}, spec {study.space.hash}). Give the changed search a "
             "new name."
         )
     changes = {}
-    if _comparable(stored["constraints"]) != _comparable(constraints):
-        changes["constraints"] = (stored["constraints"], constraints)
-    if stored.get("searcher") not in (None, study.searcher):
-        changes["searcher"] = (stored["searcher"], study.searcher)
+    if _comparable(stored.constraints) != _comparable(constraints):
+        changes["constraints"] = (stored.constraints, constraints)
+    if stored.searcher not in (None, study.searcher):
+        changes["searcher"] = (stored.searcher, study.searcher)
     if changes and not allow_changes:
         what, (old, new) = next(iter(changes.items()))
         raise UserError(
@@ -303,7 +303,7 @@ def _open_study(db: Any, study: Study, resume: bool, spec_source: str | None,
             f"line) asks for {new}. Give the changed search a new name, or continue the "
             "stored study with the change using --allow-changes."
         )
-    if changes or (spec_source is not None and stored.get("spec_source") != spec_source):
+    if changes or (spec_source is not None and stored.spec_source != spec_source):
         db.update_study(study.name, constraints=constraints, searcher=study.searcher,
                         spec_source=spec_source, change=dict(changes) or None)
 
@@ -343,17 +343,17 @@ class _Driver:
         self.log = logger
         self._requeue_dead_here()
         trials = db.trials(study.name)
-        self.finished = {s: sum(t["state"] == s for t in trials) for s in FINISHED}
-        self._queue_initial({t["arch_id"] for t in trials})
-        self.searcher = self._searcher(seed, url, [t for t in trials if t["state"] in FINISHED])
+        self.finished = {s: sum(t.state == s for t in trials) for s in FINISHED}
+        self._queue_initial({t.arch_id for t in trials})
+        self.searcher = self._searcher(seed, url, [t for t in trials if t.state in FINISHED])
         self.pruner: BasePruner | None = None
         if study.pruner is not None:
             self.pruner = make_pruner(study.pruner, study.objectives, study.pruner_options)
             # Resumed: the finished trials' curves set the cutoffs again.
             curves = db.intermediate_values(study.name)
             for t in trials:
-                if t["id"] in curves and t["state"] in FINISHED:
-                    self.pruner.observe(curves[t["id"]], t["state"])
+                if t.id in curves and t.state in FINISHED:
+                    self.pruner.observe(curves[t.id], t.state)
         self.pool = pool
         self.retry: list[tuple[int, Architecture]] = []
         self.queued_left = True
@@ -363,8 +363,8 @@ class _Driver:
         self.progress = Progress(study.name, study.trials, sum(self.finished.values()),
                                  dict(study.objectives), quiet)
         for t in trials:
-            if t["state"] == "COMPLETE":
-                self.progress.observe(t["metrics"])
+            if t.state == "COMPLETE":
+                self.progress.observe(t.metrics)
 
     def loop(self) -> None:
         self.log.info("run %s: %d workers, target %d trials, %d finished already, driver %s",
@@ -401,7 +401,8 @@ class _Driver:
         return bool(counts["RUNNING"]) and sum(
             counts[s] for s in FINISHED) < self.study.trials
 
-    def _searcher(self, seed: int, url: str, finished: list[dict[str, Any]]) -> BaseSearcher:
+    def _searcher(self, seed: int, url: str,
+                  finished: list[storage_mod.TrialRecord]) -> BaseSearcher:
         study = self.study
         self.feasible = feasibility_check(study.constraints, url)
         searcher = make_searcher(
@@ -425,10 +426,10 @@ class _Driver:
         host = socket.gethostname()
         dead = set()
         for t in self.db.trials(self.study.name, "RUNNING"):
-            owner = (t.get("worker") or "").split(":")
+            owner = (t.worker or "").split(":")
             if len(owner) >= 2 and owner[0] == host and owner[1].isdigit() and (
                     not _alive(int(owner[1]))):
-                dead.add(t["worker"])
+                dead.add(t.worker)
         if dead:
             self.db.recover(self.study.name, workers=sorted(dead), requeue=True,
                             error="interrupted: its driver died")

@@ -26,6 +26,8 @@ from storage._errors import StudyNotFound
 from storage._errors import TrialNotFound
 from storage._manage import trial_table
 from storage._models import TRIAL_STATES
+from storage._records import StudyRecord
+from storage._records import TrialRecord
 from storage._schema import HEAD as SCHEMA_VERSION
 from storage._schema import upgrade_schema
 from storage._validate import problem as result_problem
@@ -45,8 +47,10 @@ __all__ = [
     "StorageUnavailable",
     "StudyExists",
     "StudyNotFound",
+    "StudyRecord",
     "TrialNotFound",
     "TrialOutcome",
+    "TrialRecord",
     "connect",
     "non_dominated",
     "parse_where",

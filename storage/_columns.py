@@ -30,6 +30,7 @@ from storage._models import Trial
 from storage._queries import CHUNK
 from storage._read import CHANGE_SLACK_S
 from storage._read import _changed_since
+from storage._records import StudyRecord
 from storage._time import from_db
 from storage._time import utcnow
 
@@ -49,7 +50,7 @@ def epoch_ms(column: Any, dialect: str) -> ColumnElement[int]:
 
 class ColumnsMixin:
     _engine: Engine
-    get_study: Callable[[str], dict[str, Any]]
+    get_study: Callable[[str], StudyRecord]
 
     def trial_arrays(self, study: str, since: str | None = None) -> tuple[dict[str, Any], str]:
         """The study's trials (or those changed since a cursor) as arrays, and the next cursor.

@@ -35,10 +35,12 @@ from storage._models import Metric
 from storage._models import Study
 from storage._models import Trial
 from storage._queries import CHUNK
-from storage._queries import trial_dicts
+from storage._queries import trial_records
 from storage._queries import trial_select
 from storage._queries import trials_by_id
 from storage._read import ReadMixin
+from storage._records import StudyRecord
+from storage._records import TrialRecord
 from storage._resources import ResourceMixin
 from storage._schema import ensure_schema
 from storage._time import from_db
@@ -105,7 +107,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
         self.url = url
         self.read_only = read_only
         self._engine = make_engine(url, read_only=read_only)
-        self._study_cache: dict[str, dict[str, Any]] = {}
+        self._study_cache: dict[str, StudyRecord] = {}
         try:
             ensure_schema(self._engine, url, create=not read_only)
         except BaseException:
@@ -138,7 +140,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
         space_hash: str | None = None,
         settings: Mapping[str, Any] | None = None,
         exist_ok: bool = False,
-    ) -> dict[str, Any]:
+    ) -> StudyRecord:
         """Create a study and return it as :meth:`get_study` does.
 
         Args:
@@ -179,11 +181,11 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             ).first()
         existing = None if created is not None else name
         study = self.get_study(name)
-        if existing is not None and not (exist_ok and study["objectives"] == objectives):
+        if existing is not None and not (exist_ok and study.objectives == objectives):
             reason = "objectives differ" if exist_ok else "names are unique"
             raise StudyExists(
                 f"Study {name!r} already exists ({reason}: it has objectives "
-                f"{study['objectives']}). Choose another name, or resume the existing study."
+                f"{study.objectives}). Choose another name, or resume the existing study."
             )
         return study
 
@@ -220,8 +222,8 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 conn.execute(update(Study).where(Study.id == row.id).values(**values))
         self._study_cache.pop(name, None)
 
-    def get_study(self, name: str) -> dict[str, Any]:
-        """The study's fields and trial counts per state.
+    def get_study(self, name: str) -> StudyRecord:
+        """The study, with its trial counts per state.
 
         Raises:
             StudyNotFound: no study has that name (the message lists the existing ones).
@@ -235,17 +237,17 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                     f"{', '.join(names) or '(none)'}. Run `nas studies` to list them."
                 )
             counts = _state_counts(conn, row.id)
-        return self._study_dict(row, counts)
+        return self._study_record(row, counts)
 
     def trial_counts(self, name: str) -> dict[str, int]:
         """The study's trials per state (every state, zeros included): one small query, for
         drivers that check the budget before each new trial."""
-        study_id = self._study(name)["id"]
+        study_id = self._study(name).id
         with transaction(self._engine, write=False) as conn:
             counts = _state_counts(conn, study_id)
         return {state: int(counts.get(state, 0)) for state in TRIAL_STATES}
 
-    def studies(self) -> list[dict[str, Any]]:
+    def studies(self) -> list[StudyRecord]:
         """Every study with its trial counts per state, oldest first."""
         with transaction(self._engine, write=False) as conn:
             rows = conn.execute(select(Study).order_by(Study.id)).all()
@@ -256,26 +258,26 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 )
             ):
                 counts[study_id][state] = n
-        return [self._study_dict(row, counts[row.id]) for row in rows]
+        return [self._study_record(row, counts[row.id]) for row in rows]
 
     @staticmethod
-    def _study_dict(row: Any, counts: Mapping[str, int]) -> dict[str, Any]:
-        return {
-            "name": row.name,
-            "id": row.id,
-            "objectives": dict(row.objectives),
-            "constraints": list(row.constraints),
-            "searcher": row.searcher,
-            "spec_source": row.spec_source,
-            "spec_hash": row.spec_hash,
-            "space_hash": row.space_hash,
-            "settings": dict(row.settings),
-            "created": from_db(row.created),
-            "counts": {state: int(counts.get(state, 0)) for state in TRIAL_STATES},
-            "trials": int(sum(counts.values())),
-        }
+    def _study_record(row: Any, counts: Mapping[str, int]) -> StudyRecord:
+        return StudyRecord(
+            name=row.name,
+            id=row.id,
+            objectives=dict(row.objectives),
+            constraints=list(row.constraints),
+            searcher=row.searcher,
+            spec_source=row.spec_source,
+            spec_hash=row.spec_hash,
+            space_hash=row.space_hash,
+            settings=dict(row.settings),
+            created=from_db(row.created),
+            counts={state: int(counts.get(state, 0)) for state in TRIAL_STATES},
+            trials=int(sum(counts.values())),
+        )
 
-    def _study(self, name: str) -> dict[str, Any]:
+    def _study(self, name: str) -> StudyRecord:
         # Studies are never renamed or edited, so their id and objectives can be cached.
         if name not in self._study_cache:
             self._study_cache[name] = self.get_study(name)
@@ -389,19 +391,19 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
         with transaction(self._engine, write=True) as conn:
             # Locking the study row numbers concurrent batches one after the other, and makes
             # the test for new architectures and the budget below exact.
-            conn.execute(select(Study.id).where(Study.id == info["id"]).with_for_update())
+            conn.execute(select(Study.id).where(Study.id == info.id).with_for_update())
             last = conn.execute(
-                select(func.max(Trial.number)).where(Trial.study_id == info["id"])
+                select(func.max(Trial.number)).where(Trial.study_id == info.id)
             ).scalar()
             first = 0 if last is None else last + 1
-            seen = _present(conn, info["id"], [arch_id for arch_id, _ in rows])
+            seen = _present(conn, info.id, [arch_id for arch_id, _ in rows])
             fresh: dict[str, tuple[str, dict[str, float] | None]] = {}
             for i, (arch_id, js) in enumerate(rows):
                 if arch_id not in seen and arch_id not in fresh:
                     fresh[arch_id] = (js, None if metrics is None else metrics[i])
             if budget is not None:
                 used = conn.execute(
-                    select(func.count()).where(Trial.study_id == info["id"],
+                    select(func.count()).where(Trial.study_id == info.id,
                                                Trial.state != "QUEUED")
                 ).scalar()
                 fresh = dict(list(fresh.items())[:max(0, budget - int(used or 0))])
@@ -410,7 +412,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             conn.execute(
                 insert(conn, Architecture).on_conflict_do_nothing(index_elements=["id"]),
                 [
-                    {"id": a, "json": js, "space_hash": info["space_hash"], "created": now}
+                    {"id": a, "json": js, "space_hash": info.space_hash, "created": now}
                     for a, (js, _) in fresh.items()
                 ],
             )
@@ -420,7 +422,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                     insert(conn, Trial).returning(Trial.id, sort_by_parameter_order=True),
                     [
                         {
-                            "study_id": info["id"],
+                            "study_id": info.id,
                             "number": first + i,
                             "state": state,
                             "arch_id": arch_id,
@@ -452,7 +454,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
 
     def claim_trial(
         self, study: str, *, worker: str, node: str, budget: int | None = None
-    ) -> dict[str, Any] | None:
+    ) -> TrialRecord | None:
         """Atomically take the lowest-numbered QUEUED trial and mark it RUNNING.
 
         Two workers never get the same trial: PostgreSQL skips rows another transaction has
@@ -462,23 +464,23 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             budget: claim only while fewer trials than this are RUNNING or finished.
 
         Returns:
-            The claimed trial's dict, or ``None`` when nothing is queued (or the budget is
+            The claimed trial, or ``None`` when nothing is queued (or the budget is
             spent).
         """
         info = self._study(study)
         with transaction(self._engine, write=True) as conn:
             if budget is not None:
                 # The study row's lock makes the count and the claim one step across drivers.
-                conn.execute(select(Study.id).where(Study.id == info["id"]).with_for_update())
+                conn.execute(select(Study.id).where(Study.id == info.id).with_for_update())
                 used = conn.execute(
-                    select(func.count()).where(Trial.study_id == info["id"],
+                    select(func.count()).where(Trial.study_id == info.id,
                                                Trial.state != "QUEUED")
                 ).scalar()
                 if int(used or 0) >= budget:
                     return None
             trial_id = conn.execute(
                 select(Trial.id)
-                .where(Trial.study_id == info["id"], Trial.state == "QUEUED")
+                .where(Trial.study_id == info.id, Trial.state == "QUEUED")
                 .order_by(Trial.number)
                 .limit(1)
                 .with_for_update(skip_locked=True)
@@ -491,7 +493,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 .values(state="RUNNING", worker=worker, node=node, started=utcnow(),
                         heartbeat=utcnow(), finished=None)
             )
-            return trial_dicts(conn, trial_select().where(Trial.id == trial_id))[0]
+            return trial_records(conn, trial_select().where(Trial.id == trial_id))[0]
 
     def start_trial(self, trial_id: int, *, worker: str, node: str) -> None:
         """Mark a known QUEUED trial RUNNING (a claim for a trial chosen by id)."""
@@ -679,7 +681,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             error: text stored as the trial's error.
         """
         info = self._study(study)
-        query = select(Trial.id).where(Trial.study_id == info["id"], Trial.state == "RUNNING")
+        query = select(Trial.id).where(Trial.study_id == info.id, Trial.state == "RUNNING")
         if alive is not None:
             query = query.where(Trial.worker.not_in(list(alive)))
         if workers is not None:
@@ -695,8 +697,8 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 self._fail(conn, trial_id, error, requeue)
         return ids
 
-    def trial(self, trial_id: int) -> dict[str, Any]:
-        """One trial's dict by global id.
+    def trial(self, trial_id: int) -> TrialRecord:
+        """One trial by global id.
 
         Raises:
             TrialNotFound: no trial has that id.
@@ -717,7 +719,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             select(IntermediateValue.trial_id, IntermediateValue.name, IntermediateValue.step,
                    IntermediateValue.value)
             .join(Trial, Trial.id == IntermediateValue.trial_id)
-            .where(Trial.study_id == info["id"])
+            .where(Trial.study_id == info.id)
             .order_by(IntermediateValue.trial_id, IntermediateValue.step, IntermediateValue.name)
         )
         out: dict[int, list[tuple[str, int, float]]] = {}
@@ -726,16 +728,16 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 out.setdefault(trial_id, []).append((name, step, value))
         return out
 
-    def trials(self, study: str, state: str | None = None) -> list[dict[str, Any]]:
+    def trials(self, study: str, state: str | None = None) -> list[TrialRecord]:
         """The study's trials in number order, optionally only those in one state."""
         info = self._study(study)
         if state is not None and state not in TRIAL_STATES:
             raise InvalidQuery(f"Trial states are {', '.join(TRIAL_STATES)}; got {state!r}.")
-        query = trial_select().where(Trial.study_id == info["id"])
+        query = trial_select().where(Trial.study_id == info.id)
         if state is not None:
             query = query.where(Trial.state == state)
         with transaction(self._engine, write=False) as conn:
-            return trial_dicts(conn, query.order_by(Trial.number))
+            return trial_records(conn, query.order_by(Trial.number))
 
 
 def _present(conn: Connection, study_id: int, arch_ids: Sequence[str]) -> set[str]:

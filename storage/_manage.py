@@ -29,24 +29,27 @@ from storage._models import Metric
 from storage._models import SearcherState
 from storage._models import Study
 from storage._models import Trial
+from storage._records import StudyRecord
+from storage._records import TrialRecord
 
 if TYPE_CHECKING:
     import pandas
 
-# Columns of a trial table before its metrics, in order.
+# Columns of a trial table before its metrics, in order; ``trial`` is the per-study number.
 TRIAL_COLUMNS = ("trial", "id", "state", "arch_id", "searcher", "worker", "node", "started",
                  "finished", "retries", "error")
+_ATTRIBUTES = tuple("number" if c == "trial" else c for c in TRIAL_COLUMNS)
 # Rows per INSERT of a copy: far below SQLite's bound-parameter limit for the widest table.
 _CHUNK = 500
 
 
-def trial_table(trials: Sequence[dict[str, Any]]) -> tuple[list[str], list[list[Any]]]:
-    """Trial dicts as one row per trial: :data:`TRIAL_COLUMNS`, then one column per metric
+def trial_table(trials: Sequence[TrialRecord]) -> tuple[list[str], list[list[Any]]]:
+    """Trials as one row per trial: :data:`TRIAL_COLUMNS`, then one column per metric
     (sorted; a metric named like a fixed column gets a ``metric.`` prefix), empty where a trial
     lacks it. ``nas trials --csv`` and :meth:`ManageMixin.trials_frame` print this table."""
-    metrics = sorted({name for t in trials for name in t["metrics"]})
+    metrics = sorted({name for t in trials for name in t.metrics})
     headers = [f"metric.{m}" if m in TRIAL_COLUMNS else m for m in metrics]
-    rows = [[t[c] for c in TRIAL_COLUMNS] + [t["metrics"].get(m) for m in metrics]
+    rows = [[getattr(t, a) for a in _ATTRIBUTES] + [t.metrics.get(m) for m in metrics]
             for t in trials]
     return [*TRIAL_COLUMNS, *headers], rows
 
@@ -57,12 +60,12 @@ def _rows(conn: Any, query: Any) -> list[dict[str, Any]]:
 
 class ManageMixin:
     _engine: Engine
-    _study: Callable[[str], dict[str, Any]]
-    _study_cache: dict[str, dict[str, Any]]
+    _study: Callable[[str], StudyRecord]
+    _study_cache: dict[str, StudyRecord]
     url: str
-    trials: Callable[..., list[dict[str, Any]]]
+    trials: Callable[..., list[TrialRecord]]
 
-    def _idle(self, name: str, force: bool, action: str) -> dict[str, Any]:
+    def _idle(self, name: str, force: bool, action: str) -> StudyRecord:
         """The study, refusing (without ``force``) one whose driver may be running it."""
         self._study_cache.pop(name, None)
         info = self._study(name)
@@ -83,18 +86,18 @@ class ManageMixin:
             InvalidTransition: trials are RUNNING and ``force`` is false.
         """
         info = self._idle(name, force, "delete")
-        trial_ids = select(Trial.id).where(Trial.study_id == info["id"])
+        trial_ids = select(Trial.id).where(Trial.study_id == info.id)
         with transaction(self._engine, write=True) as conn:
-            archs = set(conn.execute(select(Trial.arch_id).where(Trial.study_id == info["id"]))
+            archs = set(conn.execute(select(Trial.arch_id).where(Trial.study_id == info.id))
                         .scalars())
             # Explicit, child tables first: SQLite honours ON DELETE CASCADE only with its
             # foreign keys on, and a copy of the file opened elsewhere may have them off.
             for model in (Metric, IntermediateValue, Artifact):
                 conn.execute(delete(model).where(model.trial_id.in_(trial_ids)))
-            conn.execute(delete(Artifact).where(Artifact.study_id == info["id"]))
-            conn.execute(delete(SearcherState).where(SearcherState.study_id == info["id"]))
-            count = conn.execute(delete(Trial).where(Trial.study_id == info["id"])).rowcount
-            conn.execute(delete(Study).where(Study.id == info["id"]))
+            conn.execute(delete(Artifact).where(Artifact.study_id == info.id))
+            conn.execute(delete(SearcherState).where(SearcherState.study_id == info.id))
+            count = conn.execute(delete(Trial).where(Trial.study_id == info.id)).rowcount
+            conn.execute(delete(Study).where(Study.id == info.id))
             still_used = select(Trial.arch_id).where(Trial.arch_id.in_(archs))
             conn.execute(delete(Architecture).where(Architecture.id.in_(archs),
                                                     Architecture.id.not_in(still_used)))
@@ -117,7 +120,7 @@ class ManageMixin:
                     f"Cannot rename {old!r} to {new!r}: a study of that name exists. Choose "
                     "another name, or delete that study first (nas delete)."
                 )
-            conn.execute(update(Study).where(Study.id == info["id"]).values(name=new))
+            conn.execute(update(Study).where(Study.id == info.id).values(name=new))
         self._study_cache.pop(old, None)
 
     def copy_study(self, name: str, target: Any, *, new_name: str | None = None) -> int:
@@ -133,18 +136,18 @@ class ManageMixin:
         """
         new_name = _validate.study_name(name if new_name is None else new_name)
         info = self._study(name)
-        trial_ids = select(Trial.id).where(Trial.study_id == info["id"])
+        trial_ids = select(Trial.id).where(Trial.study_id == info.id)
         with transaction(self._engine, write=False) as conn:
-            study = _rows(conn, select(Study).where(Study.id == info["id"]))[0]
-            trials = _rows(conn, select(Trial).where(Trial.study_id == info["id"])
+            study = _rows(conn, select(Study).where(Study.id == info.id))[0]
+            trials = _rows(conn, select(Trial).where(Trial.study_id == info.id)
                            .order_by(Trial.number))
             archs = _rows(conn, select(Architecture).where(
-                Architecture.id.in_(select(Trial.arch_id).where(Trial.study_id == info["id"]))))
+                Architecture.id.in_(select(Trial.arch_id).where(Trial.study_id == info.id))))
             children = {model: _rows(conn, select(model).where(model.trial_id.in_(trial_ids)))
                         for model in (Metric, IntermediateValue, Artifact)}
             state = _rows(conn, select(SearcherState).where(
-                SearcherState.study_id == info["id"]))
-            own = _rows(conn, select(Artifact).where(Artifact.study_id == info["id"],
+                SearcherState.study_id == info.id))
+            own = _rows(conn, select(Artifact).where(Artifact.study_id == info.id,
                                                      Artifact.trial_id.is_(None)))
         with transaction(target._engine, write=True) as conn:
             if conn.execute(select(Study.id).where(Study.name == new_name)).first() is not None:

@@ -1,4 +1,4 @@
-"""Read side: trial dictionaries, ``best`` and the Pareto front, each in a bounded number of
+"""Read side: trial records, ``best`` and the Pareto front, each in a bounded number of
 queries (never one per trial; cf. optuna/optuna#5700)."""
 
 from __future__ import annotations
@@ -24,6 +24,7 @@ from storage._models import Architecture
 from storage._models import Metric
 from storage._models import Study
 from storage._models import Trial
+from storage._records import TrialRecord
 from storage._time import from_db
 from storage._where import BoolOp
 from storage._where import Comparison
@@ -60,7 +61,7 @@ _TRIAL_COLUMNS = (
 
 
 def trial_select(*, arch: bool = True) -> Select[Any]:
-    """SELECT of every column a trial dict needs, joined with its study and (unless ``arch`` is
+    """SELECT of every column a trial record needs, joined with its study and (unless ``arch`` is
     false, for listings that never show it) its architecture."""
     if not arch:
         return select(*_TRIAL_COLUMNS).join(Study, Study.id == Trial.study_id)
@@ -116,44 +117,41 @@ def _metrics(conn: Connection, trial_ids: Sequence[int]) -> dict[int, dict[str, 
     return found
 
 
-def _as_dict(row: Any, metrics: dict[str, float]) -> dict[str, Any]:
-    found = {
-        "trial": row.number,
-        "id": row.id,
-        "study": row.study,
-        "state": row.state,
-        "arch_id": row.arch_id,
-        "arch": json.loads(row.json) if "json" in row._fields else None,
-        "metrics": metrics,
-        "searcher": row.searcher,
-        "worker": row.worker,
-        "node": row.node,
-        "started": from_db(row.started),
-        "finished": from_db(row.finished),
-        "error": row.error,
-        "retries": row.retries,
-    }
-    if found["arch"] is None:
-        del found["arch"]
-    return found
+def _record(row: Any, metrics: dict[str, float]) -> TrialRecord:
+    return TrialRecord(
+        number=row.number,
+        id=row.id,
+        study=row.study,
+        state=row.state,
+        arch_id=row.arch_id,
+        metrics=metrics,
+        searcher=row.searcher,
+        worker=row.worker,
+        node=row.node,
+        started=from_db(row.started),
+        finished=from_db(row.finished),
+        error=row.error,
+        retries=row.retries,
+        arch=json.loads(row.json) if "json" in row._fields else None,
+    )
 
 
-def trial_dicts(conn: Connection, query: Select[Any]) -> list[dict[str, Any]]:
+def trial_records(conn: Connection, query: Select[Any]) -> list[TrialRecord]:
     """Run a :func:`trial_select` query and attach each trial's metrics (two queries)."""
     rows = conn.execute(query).all()
     metrics = _metrics(conn, [row.id for row in rows])
-    return [_as_dict(row, metrics[row.id]) for row in rows]
+    return [_record(row, metrics[row.id]) for row in rows]
 
 
-def trials_by_id(conn: Connection, trial_ids: Sequence[int]) -> list[dict[str, Any]]:
-    """Trial dicts in the order of ``trial_ids``; ids no 64-bit key can hold match nothing
+def trials_by_id(conn: Connection, trial_ids: Sequence[int]) -> list[TrialRecord]:
+    """Trial records in the order of ``trial_ids``; ids no 64-bit key can hold match nothing
     (SQLite would raise OverflowError on them)."""
     trial_ids = [i for i in trial_ids if -(2**63) <= i < 2**63]
-    found: dict[int, dict[str, Any]] = {}
+    found: dict[int, TrialRecord] = {}
     for start in range(0, len(trial_ids), CHUNK):
         chunk = trial_ids[start : start + CHUNK]
-        for trial in trial_dicts(conn, trial_select().where(Trial.id.in_(chunk))):
-            found[trial["id"]] = trial
+        for trial in trial_records(conn, trial_select().where(Trial.id.in_(chunk))):
+            found[trial.id] = trial
     return [found[i] for i in trial_ids if i in found]
 
 

@@ -24,9 +24,11 @@ from storage._queries import best_ids
 from storage._queries import constraints_condition
 from storage._queries import objective_table
 from storage._queries import to_sql
-from storage._queries import trial_dicts
+from storage._queries import trial_records
 from storage._queries import trial_select
 from storage._queries import trials_by_id
+from storage._records import StudyRecord
+from storage._records import TrialRecord
 from storage._time import from_db
 from storage._time import to_db
 from storage._time import utcnow
@@ -63,11 +65,11 @@ def _changed_since(study_id: int, since: str) -> Any:
 
 class ReadMixin:
     _engine: Engine
-    _study: Callable[[str], dict[str, Any]]
+    _study: Callable[[str], StudyRecord]
 
     def trial_changes(
         self, study: str, since: str | None = None, *, arch: bool = False
-    ) -> tuple[list[dict[str, Any]], str]:
+    ) -> tuple[list[TrialRecord], str]:
         """Trials that may have changed since a cursor, and the cursor for the next call.
 
         A live view polls with the cursor each call returns and merges the trials it gets by
@@ -81,18 +83,18 @@ class ReadMixin:
             arch: include each trial's ``arch`` (the listing a dashboard draws does not need it).
 
         Returns:
-            ``(trials in number order, next cursor)``; trial dicts are those of :meth:`trials`.
+            ``(trials in number order, next cursor)``; trials as :meth:`trials` returns them.
 
         Raises:
             InvalidQuery: ``since`` is not a cursor.
         """
         info = self._study(study)
         cursor = from_db(utcnow() - timedelta(seconds=CHANGE_SLACK_S))
-        query = trial_select(arch=arch).where(Trial.study_id == info["id"])
+        query = trial_select(arch=arch).where(Trial.study_id == info.id)
         if since is not None:
-            query = query.where(Trial.id.in_(_changed_since(info["id"], since)))
+            query = query.where(Trial.id.in_(_changed_since(info.id, since)))
         with transaction(self._engine, write=False) as conn:
-            return trial_dicts(conn, query.order_by(Trial.number)), str(cursor)
+            return trial_records(conn, query.order_by(Trial.number)), str(cursor)
 
     def trial_columns(self, study: str, since: str | None = None) -> tuple[dict[str, Any], str]:
         """:meth:`trial_changes` as columns, the cheap form for thousands of trials: two
@@ -108,15 +110,15 @@ class ReadMixin:
         values = select(Metric.trial_id, Metric.name, Metric.value)
         with transaction(self._engine, write=False) as conn:
             if since is None:
-                trials = trials.where(Trial.study_id == info["id"])
+                trials = trials.where(Trial.study_id == info.id)
                 values = values.join(Trial, Trial.id == Metric.trial_id).where(
-                    Trial.study_id == info["id"])
+                    Trial.study_id == info.id)
             else:
                 # The few changed ids first, then only their rows: filtering the study's
                 # trials by a subquery would walk all of them.
-                ids: Any = list(conn.execute(_changed_since(info["id"], since)).scalars())
+                ids: Any = list(conn.execute(_changed_since(info.id, since)).scalars())
                 if len(ids) > CHUNK:
-                    ids = _changed_since(info["id"], since)
+                    ids = _changed_since(info.id, since)
                 trials = trials.where(Trial.id.in_(ids))
                 values = values.where(Metric.trial_id.in_(ids))
             rows = conn.execute(trials.order_by(Trial.number)).all()
@@ -148,7 +150,7 @@ class ReadMixin:
         info = self._study(study)
         parsed = parse_where(where)
         self._check_where(info, parsed)
-        query = (select(Trial.id).where(Trial.study_id == info["id"], to_sql(parsed))
+        query = (select(Trial.id).where(Trial.study_id == info.id, to_sql(parsed))
                  .order_by(Trial.number))
         with transaction(self._engine, write=False) as conn:
             return list(conn.execute(query).scalars())
@@ -162,19 +164,19 @@ class ReadMixin:
                     select(Metric.name)
                     .distinct()
                     .join(Trial, Trial.id == Metric.trial_id)
-                    .where(Trial.study_id == info["id"])
+                    .where(Trial.study_id == info.id)
                 )
                 .scalars()
                 .all()
             )
         return sorted(
-            {*recorded, *info["objectives"], *(c["metric"] for c in info["constraints"])}
+            {*recorded, *info.objectives, *(c["metric"] for c in info.constraints)}
         )
 
-    def _check_where(self, info: dict[str, Any], parsed: Condition) -> None:
+    def _check_where(self, info: StudyRecord, parsed: Condition) -> None:
         # Probing only the names the filter uses is an index lookup each; listing every known
         # name (a scan of the study's metrics) is left for the error message.
-        declared = {*info["objectives"], *(c["metric"] for c in info["constraints"])}
+        declared = {*info.objectives, *(c["metric"] for c in info.constraints)}
         with transaction(self._engine, write=False) as conn:
             missing = [
                 name
@@ -183,18 +185,18 @@ class ReadMixin:
                     select(Metric.trial_id)
                     .where(
                         Metric.name == name,
-                        Metric.trial_id.in_(select(Trial.id).where(Trial.study_id == info["id"])),
+                        Metric.trial_id.in_(select(Trial.id).where(Trial.study_id == info.id)),
                     )
                     .limit(1)
                 ).first()
                 is None
             ]
         if missing:
-            check_metrics(parsed, self.metric_names(info["name"]), info["name"])
+            check_metrics(parsed, self.metric_names(info.name), info.name)
 
-    def _objective(self, info: dict[str, Any], objective: str | None) -> tuple[str, str]:
+    def _objective(self, info: StudyRecord, objective: str | None) -> tuple[str, str]:
         if objective is None:
-            return next(iter(info["objectives"].items()))
+            return next(iter(info.objectives.items()))
         name, _, direction = objective.partition(":")
         if direction:
             if direction not in DIRECTIONS:
@@ -202,17 +204,17 @@ class ReadMixin:
                     f"An objective is NAME, NAME:min or NAME:max; got {objective!r}."
                 )
             return name, direction
-        if name in info["objectives"]:
-            return name, info["objectives"][name]
+        if name in info.objectives:
+            return name, info.objectives[name]
         raise InvalidQuery(
-            f"Objective {name!r} is not one of study {info['name']!r}'s objectives "
-            f"({', '.join(info['objectives'])}). Pick one, or give a direction: '{name}:min' or "
+            f"Objective {name!r} is not one of study {info.name!r}'s objectives "
+            f"({', '.join(info.objectives)}). Pick one, or give a direction: '{name}:min' or "
             f"'{name}:max'."
         )
 
     def best(
         self, study: str, k: int = 1, objective: str | None = None, where: str | None = None
-    ) -> list[dict[str, Any]]:
+    ) -> list[TrialRecord]:
         """The ``k`` best COMPLETE trials that meet the study's constraints, best first.
 
         Args:
@@ -231,7 +233,7 @@ class ReadMixin:
         info = self._study(study)
         name, direction = self._objective(info, objective)
         conditions: list[Condition] = []
-        feasible = constraints_condition(info["constraints"])
+        feasible = constraints_condition(info.constraints)
         if feasible is not None:
             conditions.append(feasible)
         if where is not None:
@@ -239,7 +241,7 @@ class ReadMixin:
             self._check_where(info, parsed)
             conditions.append(parsed)
         with transaction(self._engine, write=False) as conn:
-            ids = conn.execute(best_ids(info["id"], name, direction, k, conditions)).scalars()
+            ids = conn.execute(best_ids(info.id, name, direction, k, conditions)).scalars()
             return trials_by_id(conn, list(ids))
 
     def pareto_points(self, study: str, objectives: Sequence[str] | None = None) -> dict[str, Any]:
@@ -252,11 +254,11 @@ class ReadMixin:
         from storage._pareto import non_dominated
 
         info = self._study(study)
-        names = list(objectives) if objectives else list(info["objectives"])
+        names = list(objectives) if objectives else list(info.objectives)
         directions = [self._objective(info, name)[1] for name in names]
         names = [name.partition(":")[0] for name in names]
         with transaction(self._engine, write=False) as conn:
-            ids, values = objective_table(conn, info["id"], names, info["constraints"])
+            ids, values = objective_table(conn, info.id, names, info.constraints)
         return {
             "objectives": names,
             "directions": directions,
@@ -265,7 +267,7 @@ class ReadMixin:
             "front": non_dominated(values, directions),
         }
 
-    def pareto(self, study: str, objectives: Sequence[str] | None = None) -> list[dict[str, Any]]:
+    def pareto(self, study: str, objectives: Sequence[str] | None = None) -> list[TrialRecord]:
         """Non-dominated COMPLETE trials that meet the study's constraints.
 
         Args:
@@ -274,7 +276,7 @@ class ReadMixin:
                 study's objectives, in their directions.
 
         Returns:
-            Trial dicts sorted by the first objective, best first.
+            Trials sorted by the first objective, best first.
         """
         import numpy as np
 

@@ -22,6 +22,7 @@ from storage._models import KernelProfile
 from storage._models import LatencyModel
 from storage._models import SearcherState
 from storage._models import Trial
+from storage._records import StudyRecord
 from storage._time import from_db
 from storage._time import to_db
 from storage._time import utcnow
@@ -39,11 +40,11 @@ def _device_id(
 
 class ResourceMixin:
     _engine: Engine
-    _study: Callable[[str], dict[str, Any]]
+    _study: Callable[[str], StudyRecord]
 
     def save_searcher_state(self, study: str, state: Mapping[str, Any]) -> None:
         """Keep the searcher's JSON ``state_dict()`` (replacing the previous one)."""
-        study_id = self._study(study)["id"]
+        study_id = self._study(study).id
         with transaction(self._engine, write=True) as conn:
             statement = insert(conn, SearcherState).values(
                 study_id=study_id, state=dict(state), updated=utcnow()
@@ -60,7 +61,7 @@ class ResourceMixin:
 
     def searcher_state(self, study: str) -> dict[str, Any] | None:
         """The last saved searcher state, or ``None``."""
-        study_id = self._study(study)["id"]
+        study_id = self._study(study).id
         with transaction(self._engine, write=False) as conn:
             state = conn.execute(
                 select(SearcherState.state).where(SearcherState.study_id == study_id)
@@ -201,7 +202,7 @@ class ResourceMixin:
     def add_study_artifact(self, study: str, kind: str, path: str, sha256: str) -> int:
         """Record a file that belongs to a whole study (e.g. a one-shot supernet checkpoint,
         ``kind="supernet"``); returns the artifact id."""
-        study_id = self._study(study)["id"]
+        study_id = self._study(study).id
         with transaction(self._engine, write=True) as conn:
             return int(
                 conn.execute(
@@ -218,7 +219,7 @@ class ResourceMixin:
 
     def study_artifacts(self, study: str, kind: str | None = None) -> list[dict[str, Any]]:
         """The study's own artifacts (not its trials'), oldest first, of ``kind`` if given."""
-        where = (Artifact.study_id == self._study(study)["id"]) & Artifact.trial_id.is_(None)
+        where = (Artifact.study_id == self._study(study).id) & Artifact.trial_id.is_(None)
         return self._artifacts(where if kind is None else where & (Artifact.kind == kind))
 
     def _artifacts(self, where: Any) -> list[dict[str, Any]]:

@@ -28,7 +28,7 @@ def main() -> None:
     torch.set_num_threads(1)
     with storage.connect(args.storage) as db:
         points = db.pareto_points(args.study)
-        trials = {t["id"]: t for t in db.trials(args.study, "COMPLETE")}
+        trials = {t.id: t for t in db.trials(args.study, "COMPLETE")}
     names, directions = points["objectives"], points["directions"]
     if args.metric not in names:
         parser.error(f"{args.metric!r} is not an objective of {args.study} ({names}); "
@@ -37,7 +37,7 @@ def main() -> None:
     ids = points["ids"]
     before = points["values"]
     after = before.copy()
-    after[:, column] = measure_latencies([trials[i]["arch"] for i in ids], (1,),
+    after[:, column] = measure_latencies([trials[i].arch for i in ids], (1,),
                                          repeats=args.repeats, rounds=5)[:, 0]
     fronts = [storage.non_dominated(v, directions) for v in (before, after)]
     others = [n for n in names if n != args.metric]
@@ -47,7 +47,7 @@ def main() -> None:
     for k in order:
         mark = {(True, True): "both", (True, False): "was", (False, True): "now"}.get(
             (bool(fronts[0][k]), bool(fronts[1][k])), "")
-        print(f"{trials[ids[k]]['trial']:>5} "
+        print(f"{trials[ids[k]].number:>5} "
               + " ".join(f"{before[k, names.index(n)]:>12.4g}" for n in others)
               + f" {before[k, column]:>10.3f} {after[k, column]:>10.3f} {mark:>8}")
     ratio = after[:, column] / before[:, column]

@@ -17,7 +17,7 @@ def export_model(args: argparse.Namespace) -> int:
     target = check_output(args.output, force=args.force)
     with open_existing(args) as db:
         trial = db.trial(args.trial)
-        arch = json.loads(db.architecture_json(trial["arch_id"]))
+        arch = json.loads(db.architecture_json(trial.arch_id))
         if args.weights:
             from nas._artifacts import trial_weights
 
@@ -32,11 +32,11 @@ def export_model(args: argparse.Namespace) -> int:
         raise UserError(str(exc)) from exc
     error = result["max_rel_error"]
     if args.json:
-        print_json({"trial": trial["trial"], "id": trial["id"], "format": args.format,
+        print_json({"trial": trial.number, "id": trial.id, "format": args.format,
                     "weights": bool(args.weights), "path": result["path"],
                     "max_rel_error": error})
     else:
         what = "" if args.weights else "untrained (seed 0) "
         check = "" if error is None else f"; outputs match PyTorch within {error:.1e} relative"
-        print(f"wrote trial {trial['id']}'s {what}model as {args.format} to {target}{check}")
+        print(f"wrote trial {trial.id}'s {what}model as {args.format} to {target}{check}")
     return 0

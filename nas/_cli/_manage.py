@@ -61,7 +61,7 @@ def _confirm(args: argparse.Namespace, question: str) -> None:
 
 def _delete(args: argparse.Namespace) -> int:
     with open_existing(args) as db:
-        counts = db.get_study(args.study)["trials"]
+        counts = db.get_study(args.study).trials
         _confirm(args, f"Delete study {args.study!r} and its {counts} trials from "
                        f"{shown_url(args)}?")
         deleted = db.delete_study(args.study, force=args.force)

@@ -11,6 +11,7 @@ import io
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 from typing import Any
 
 from nas._cli._output import check_output
@@ -24,6 +25,9 @@ from nas._cli._read import show
 from nas._cli._read import shown_url
 from nas._cli._read import table
 from nas._errors import UserError
+
+if TYPE_CHECKING:
+    import storage
 
 # The trial states of the storage schema (storage.TRIAL_STATES), spelled out so that parsing
 # the command line never imports storage.
@@ -141,17 +145,17 @@ def _studies(args: argparse.Namespace) -> int:
     with open_existing(args) as db:
         studies = db.studies()
     if args.json:
-        print_json(studies)
+        print_json([study.to_json() for study in studies])
         return 0
     states = list(TRIAL_STATES)
     out = table("studies", ["name", "objectives", "constraints", "trials", *states])
     for study in studies:
         out.add_row(
-            study["name"],
-            ", ".join(f"{name} ({d})" for name, d in study["objectives"].items()),
-            ", ".join(f"{c['metric']} {c['op']} {c['bound']:g}" for c in study["constraints"]),
-            str(study["trials"]),
-            *(str(study["counts"][state]) for state in states),
+            study.name,
+            ", ".join(f"{name} ({d})" for name, d in study.objectives.items()),
+            ", ".join(f"{c['metric']} {c['op']} {c['bound']:g}" for c in study.constraints),
+            str(study.trials),
+            *(str(study.counts[state]) for state in states),
         )
     show(out)
     if not studies:
@@ -213,30 +217,30 @@ def _export(args: argparse.Namespace) -> int:
                            option="the weights file") if args.weights else None
     with open_existing(args) as db:
         trial = db.trial(args.trial)
-        arch_json = db.architecture_json(trial["arch_id"])
+        arch_json = db.architecture_json(trial.arch_id)
         if weights is not None:
             _export_weights(db, trial, weights, args.force)
     write_output(target, arch_json + "\n", force=args.force)
-    write_output(sidecar, json.dumps(trial, indent=2) + "\n", force=args.force,
+    write_output(sidecar, json.dumps(trial.to_json(), indent=2) + "\n", force=args.force,
                  option="the trial file")
     if args.json:
         print_json(
             {
-                "trial": trial["trial"],
-                "id": trial["id"],
-                "arch_id": trial["arch_id"],
+                "trial": trial.number,
+                "id": trial.id,
+                "arch_id": trial.arch_id,
                 "architecture": str(target),
                 "metadata": str(sidecar),
                 **({"weights": str(weights)} if weights is not None else {}),
             }
         )
     else:
-        print(f"wrote trial {trial['id']}'s architecture to {target} and its metrics to {sidecar}"
+        print(f"wrote trial {trial.id}'s architecture to {target} and its metrics to {sidecar}"
               + (f", its weights to {weights}" if weights is not None else ""))
     return 0
 
 
-def _export_weights(db: Any, trial: dict[str, Any], path: Path, force: bool) -> None:
+def _export_weights(db: Any, trial: storage.TrialRecord, path: Path, force: bool) -> None:
     """The trial's weights as a state dict ``space.build(arch)`` loads."""
     from nas._artifacts import state_bytes
     from nas._artifacts import trial_weights

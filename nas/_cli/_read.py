@@ -8,9 +8,14 @@ import contextlib
 import json
 import sys
 from collections.abc import Iterator
+from collections.abc import Sequence
+from typing import TYPE_CHECKING
 from typing import Any
 
 from nas._errors import UserError
+
+if TYPE_CHECKING:
+    from storage import TrialRecord
 
 # Columns whose values are names or texts: folded onto more lines rather than cut short.
 _TEXT = ("name", "study", "arch_id", "error", "objectives", "constraints")
@@ -82,20 +87,20 @@ def last_line(error: str | None) -> str:
     return lines[-1].strip() if lines else ""
 
 
-def emit(args: argparse.Namespace, trials: list[dict[str, Any]], *, title: str,
+def emit(args: argparse.Namespace, trials: Sequence[TrialRecord], *, title: str,
          empty: str | None = None) -> None:
     """Trials as JSON or a table (with an ``error`` column when any failed); when there are
     none, ``empty`` (or "no trials") on stderr, naming the storage."""
     if getattr(args, "json", False):
-        print_json(trials)
+        print_json([t.to_json() for t in trials])
         return
-    names = sorted({name for t in trials for name in t["metrics"]})
-    errors = any(t.get("error") for t in trials)
+    names = sorted({name for t in trials for name in t.metrics})
+    errors = any(t.error for t in trials)
     out = table(title, ["trial", "id", "state", "arch_id", *names, *(["error"] * errors)])
     for t in trials:
-        values = [f"{t['metrics'][n]:.6g}" if n in t["metrics"] else "" for n in names]
-        out.add_row(str(t["trial"]), str(t["id"]), t["state"], t["arch_id"], *values,
-                    *([last_line(t.get("error"))] * errors))
+        values = [f"{t.metrics[n]:.6g}" if n in t.metrics else "" for n in names]
+        out.add_row(str(t.number), str(t.id), t.state, t.arch_id, *values,
+                    *([last_line(t.error)] * errors))
     show(out)
     if not trials:
         print(f"{empty or 'no trials'} (storage: {shown_url(args)})", file=sys.stderr)

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import importlib.util
 import json
 import signal
 import sys
 from pathlib import Path
 from types import ModuleType
+from typing import TYPE_CHECKING
 from typing import Any
 
 from nas._cli._parser import positive_int
 from nas._errors import UserError
+
+if TYPE_CHECKING:
+    import storage
 
 
 def register(sub: Any) -> None:
@@ -154,7 +159,7 @@ def pick_study(module: ModuleType, args: argparse.Namespace) -> Any:
     return study
 
 
-def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]) -> None:
+def _print_best(args: argparse.Namespace, study: Any, best: list[storage.TrialRecord]) -> None:
     """The Pareto front (several objectives) or the top trials, then the best architecture."""
     if not best:
         return
@@ -162,13 +167,13 @@ def _print_best(args: argparse.Namespace, study: Any, best: list[dict[str, Any]]
 
     first, direction = next(iter(study.objectives.items()))
     # The objectives only: `nas trials` and `nas best` show every metric.
-    shown = [{**t, "metrics": {k: t["metrics"][k] for k in study.objectives if k in t["metrics"]}}
-             for t in best]
+    shown = [dataclasses.replace(t, metrics={k: t.metrics[k] for k in study.objectives
+                                             if k in t.metrics}) for t in best]
     emit(args, shown, title="Pareto front" if len(study.objectives) > 1 else "best trials")
-    top = (max if direction == "max" else min)(best, key=lambda t: t["metrics"][first])
-    print(f"best by {first}: trial {top['trial']} (id {top['id']}; "
-          f"`nas export {top['id']} -o best.json` saves it)")
-    print(describe(top["arch"]))
+    top = (max if direction == "max" else min)(best, key=lambda t: t.metrics[first])
+    print(f"best by {first}: trial {top.number} (id {top.id}; "
+          f"`nas export {top.id} -o best.json` saves it)")
+    print(describe(top.arch))
 
 
 def describe(arch: dict[str, Any]) -> str:

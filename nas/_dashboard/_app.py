@@ -146,7 +146,7 @@ def create_app(url: str, *, token: str | None = None, loopback_only: bool = True
         trials = source.trials(name, state)
         if where:
             keep = set(source.matching_ids(name, where))
-            trials = [t for t in trials if t["id"] in keep]
+            trials = [t for t in trials if t.id in keep]
         headers, rows = storage.trial_table(trials)
         buffer = io.StringIO()
         writer = csv.writer(buffer, lineterminator="\n")

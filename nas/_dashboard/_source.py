@@ -1,9 +1,10 @@
 """The dashboard's one view of storage: a read-only connection and JSON-ready rows.
 
-Every storage call the dashboard makes is here, so a change in what storage returns (dicts
-today) touches this module only. Trials go to the browser as columns, a 20,000-trial study
-once, then only the trials that changed; the server keeps each study's columns and brings them
-up to date with the same incremental reads, so a reload does not read the whole study again.
+Every storage call the dashboard makes is here, so a change in what storage returns (typed
+records) touches this module only: the rest of the dashboard sees JSON-ready dicts. Trials go
+to the browser as columns, a 20,000-trial study once, then only the trials that changed; the
+server keeps each study's columns and brings them up to date with the same incremental reads,
+so a reload does not read the whole study again.
 """
 
 from __future__ import annotations
@@ -50,17 +51,17 @@ class Source:
         out = []
         for info in self._db.studies():
             best: dict[str, Any] = {}
-            for name in info["objectives"]:
-                found = self._db.best(info["name"], k=1, objective=name)
+            for name in info.objectives:
+                found = self._db.best(info.name, k=1, objective=name)
                 if found:
-                    best[name] = {"value": found[0]["metrics"][name], "trial": found[0]["trial"],
-                                  "id": found[0]["id"]}
+                    best[name] = {"value": found[0].metrics[name], "trial": found[0].number,
+                                  "id": found[0].id}
             out.append({**_study(info), "best": best})
         return out
 
     def study(self, name: str) -> dict[str, Any]:
         info = self._db.get_study(name)
-        return {**_study(info), "spec_source": info["spec_source"]}
+        return {**_study(info), "spec_source": info.spec_source}
 
     def study_trials(self, info: Mapping[str, Any]) -> tuple[bytes, str]:
         """Every trial of the study as the page's encoded columns (see
@@ -104,19 +105,21 @@ class Source:
                 out.setdefault(trial_id, {}).setdefault(metric, []).append([step, value])
         return out
 
-    def trials(self, name: str, state: str | None) -> list[dict[str, Any]]:
+    def trials(self, name: str, state: str | None) -> list[storage.TrialRecord]:
         return self._db.trials(name, state=state)
 
     def trial(self, trial_id: int) -> dict[str, Any]:
-        return self._db.trial(trial_id)
+        """The trial as JSON (``trial`` is its per-study number, ``id`` the global one)."""
+        return self._db.trial(trial_id).to_json()
 
     def arch_json(self, arch_id: str) -> str:
         return self._db.architecture_json(arch_id)
 
 
-def _study(info: Mapping[str, Any]) -> dict[str, Any]:
-    return {key: info[key] for key in ("name", "id", "objectives", "constraints", "searcher",
-                                       "created", "counts", "trials", "settings")}
+def _study(info: storage.StudyRecord) -> dict[str, Any]:
+    return {key: getattr(info, key) for key in (
+        "name", "id", "objectives", "constraints", "searcher", "created", "counts", "trials",
+        "settings")}
 
 
 

@@ -189,11 +189,13 @@ class BaseSearcher(ABC):
         """Learn from results obtained elsewhere before (or between) asks.
 
         Args:
-            records: ``(arch, metrics)`` pairs or trial dicts with ``"arch"`` and ``"metrics"``
-                (a trial dict whose ``"state"`` is ``"FAILED"``, or ``metrics`` None, is a
-                failure). Architectures may be given as objects, JSON or dicts.
+            records: ``(arch, metrics)`` pairs, ``storage.TrialRecord`` objects, or trial dicts
+                with ``"arch"`` and ``"metrics"`` (a trial not COMPLETE, or ``metrics`` None, is
+                a failure). Architectures may be given as objects, JSON or dicts.
         """
         for item in records:
+            if hasattr(item, "to_json") and hasattr(item, "state"):  # a storage.TrialRecord
+                item = {"arch": item.arch, "metrics": item.metrics, "state": item.state}
             if isinstance(item, Mapping):
                 arch, metrics = item["arch"], item.get("metrics")
                 if item.get("state", "COMPLETE") not in ("COMPLETE",):

@@ -53,10 +53,10 @@ def test_a_study_records_each_trials_weights(kept: tuple[str, Path]) -> None:
     url, tmp = kept
     with storage.connect(url) as db:
         for trial in db.trials("kept"):
-            [file] = db.artifacts(trial["id"])
+            [file] = db.artifacts(trial.id)
             assert Path(file["path"]).parent == tmp / "files" / "weights"
             arch, _ = evaluators.load_weights(file["path"], file["sha256"])
-            assert arch == trial["arch"]
+            assert arch == trial.arch
 
 
 @pytest.mark.parametrize("fmt", ["onnx", "torchscript", "pt"])
@@ -65,9 +65,9 @@ def test_export_writes_the_trained_model(fmt: str, kept: tuple[str, Path], tmp_p
     url, _ = kept
     with storage.connect(url) as db:
         trial = db.trials("kept")[0]
-        [file] = db.artifacts(trial["id"])
+        [file] = db.artifacts(trial.id)
     target = tmp_path / f"model.{fmt}"
-    assert main(["export", str(trial["id"]), "--format", fmt, "--weights", "-o", str(target),
+    assert main(["export", str(trial.id), "--format", fmt, "--weights", "-o", str(target),
                  "--storage", url, "--json"]) == 0
     report = json.loads(capsys.readouterr().out)
     assert report["path"] == str(target) and report["weights"] is True
@@ -98,14 +98,14 @@ def test_export_mistakes_are_one_line(kept: tuple[str, Path], tmp_path: Path,
     with storage.connect(url) as db:
         db.create_study("bare", objectives={"accuracy": "max"})
         [tid] = db.add_trials("bare", [("x", SPACE.sample(0).to_dict())])
-        first = db.trials("kept")[0]["id"]
+        first = db.trials("kept")[0].id
     # With json, the kept weights go beside the architecture as a state dict build() loads.
     assert main(["export", str(first), "--weights", "-o", str(tmp_path / "a.json"),
                  "--storage", url]) == 0
     capsys.readouterr()
     state = torch.load(tmp_path / "a.pt", weights_only=True)
     with storage.connect(url) as db:
-        arch = db.trial(first)["arch"]
+        arch = db.trial(first).arch
     build(arch).load_state_dict(state)
     code = main(["export", str(tid), "--format", "onnx", "--weights", "-o",
                  str(tmp_path / "a.onnx"), "--storage", url])

@@ -179,4 +179,4 @@ def test_every_mistake_is_one_line_that_names_the_value(folder: Path) -> None:
     assert (folder / "existing.json").read_text() == "{}\n"
     assert not (folder / "elsewhere.json").exists()
     with storage.connect(f"sqlite:///{folder / 'studies.db'}") as db:
-        assert [s["name"] for s in db.studies()] == ["demo", "other"]
+        assert [s.name for s in db.studies()] == ["demo", "other"]

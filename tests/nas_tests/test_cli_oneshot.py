@@ -44,11 +44,11 @@ def test_export_weights_of_a_one_shot_trial_load_into_build(tmp_path, monkeypatc
         (kept,) = db.study_artifacts("os", "supernet")
         trial = db.trials("os", "COMPLETE")[0]
     assert sha256_of(kept["path"]) == kept["sha256"]
-    assert {"accuracy", "supernet_accuracy", "supernet_loss"} <= set(trial["metrics"])
+    assert {"accuracy", "supernet_accuracy", "supernet_loss"} <= set(trial.metrics)
 
     capsys.readouterr()
     out = tmp_path / "best.json"
-    assert main(["export", str(trial["id"]), "-o", str(out), "--weights", "--storage", url,
+    assert main(["export", str(trial.id), "-o", str(out), "--weights", "--storage", url,
                  "--json"]) == 0
     written = json.loads(capsys.readouterr().out)
     state = torch.load(written["weights"], weights_only=True)
@@ -58,9 +58,9 @@ def test_export_weights_of_a_one_shot_trial_load_into_build(tmp_path, monkeypatc
     supernet = Supernet.load(kept["path"])
     x, _ = make_task("digits").batch(np.random.default_rng(0), 8)
     with torch.no_grad():
-        assert torch.allclose(model.eval()(x), supernet.forward(trial["arch"], x), atol=1e-5)
+        assert torch.allclose(model.eval()(x), supernet.forward(trial.arch, x), atol=1e-5)
     # Inherited weights give the supernet score the trial recorded.
-    assert supernet.score([trial["arch"]])[0] == trial["metrics"]["supernet_accuracy"]
+    assert supernet.score([trial.arch])[0] == trial.metrics["supernet_accuracy"]
 
 
 def test_export_weights_of_a_study_without_a_supernet_is_one_line(tmp_path, capsys):

@@ -133,7 +133,7 @@ def test_export_writes_the_architecture_and_its_trial(
     url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     with storage.connect(url) as db:
-        trial_id = db.best("demo")[0]["id"]
+        trial_id = db.best("demo")[0].id
     target = tmp_path / "arch.json"
     code, _, _ = run(capsys, "export", str(trial_id), "-o", str(target), "--storage", url)
     assert code == 0

@@ -83,7 +83,7 @@ def test_empty_results_name_the_storage(url, capsys, tmp_path) -> None:
 
 def test_outputs_are_replaced_only_with_force(url, capsys, tmp_path) -> None:
     with storage.connect(url) as db:
-        trial = db.trials("demo")[0]["id"]
+        trial = db.trials("demo")[0].id
     target = tmp_path / "best.json"
     assert run(capsys, "export", str(trial), "-o", str(target), "--storage", url)[0] == 0
     target.write_text("mine")

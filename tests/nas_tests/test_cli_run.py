@@ -100,13 +100,13 @@ def test_ctrl_c_requeues_running_trials_and_resume_finishes(tmp_path, stop):
     # Ray's start-up warnings (token authentication, ...) stay off the user's terminal.
     assert "WARNING" not in err
     trials = storage.connect(url).trials("cli")
-    assert "RUNNING" not in {t["state"] for t in trials}
-    requeued = [t for t in trials if t["state"] == "QUEUED"]
-    assert requeued and all(t["error"] == "interrupted" for t in requeued)
+    assert "RUNNING" not in {t.state for t in trials}
+    requeued = [t for t in trials if t.state == "QUEUED"]
+    assert requeued and all(t.error == "interrupted" for t in requeued)
 
     assert subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=120).returncode == 0
     trials = storage.connect(url).trials("cli")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 8
+    assert [t.state for t in trials] == ["COMPLETE"] * 8
 
 
 def _running(tmp_path) -> bool:
@@ -271,8 +271,8 @@ def test_ctrl_c_and_sigterm_at_ten_moments_end_130_and_lose_nothing(tmp_path):
     done = subprocess.run(command, cwd=tmp_path, timeout=180, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     trials = storage.connect(url).trials("stops")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 1200
-    assert len({t["arch_id"] for t in trials}) == 1200
+    assert [t.state for t in trials] == ["COMPLETE"] * 1200
+    assert len({t.arch_id for t in trials}) == 1200
 
 
 def test_a_run_whose_every_trial_failed_exits_3(tmp_path, capsys):
@@ -362,4 +362,4 @@ def test_a_sigkilled_driver_leaves_no_ray_process_and_resume_finishes(tmp_path):
         if driver.poll() is None:
             os.killpg(driver.pid, signal.SIGKILL)
     assert subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=180).returncode == 0
-    assert [t["state"] for t in storage.connect(url).trials("cli")] == ["COMPLETE"] * 8
+    assert [t.state for t in storage.connect(url).trials("cli")] == ["COMPLETE"] * 8

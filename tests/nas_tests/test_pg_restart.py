@@ -95,8 +95,8 @@ def test_a_run_survives_two_postgresql_restarts(own_postgres, tmp_path):
     assert outcome[0].complete == 20
     with storage.connect(url) as db:
         trials = db.trials("restarts")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 20
-    assert len({t["arch_id"] for t in trials}) == 20
+    assert [t.state for t in trials] == ["COMPLETE"] * 20
+    assert len({t.arch_id for t in trials}) == 20
 
 
 def _complete(url: str) -> int:

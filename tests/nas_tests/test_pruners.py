@@ -160,21 +160,21 @@ def test_trials_behind_the_finished_ones_end_pruned(storage_url, tmp_path, prune
                       initial=initial, pruner=pruner, pruner_options=options)
     result = nas.run(study, storage=storage_url, workers=1, quiet=True, log_dir=tmp_path)
     trials = storage.connect(storage_url).trials(study.name)
-    assert [t["arch"] for t in trials] == initial
-    assert {t["trial"]: t["state"] for t in trials} == {
+    assert [t.arch for t in trials] == initial
+    assert {t.number: t.state for t in trials} == {
         i: "PRUNED" if i in pruned else "COMPLETE" for i in range(len(archs))}
     assert (result.complete, result.pruned) == (len(archs) - len(pruned), len(pruned))
     for number, step in pruned.items():
         trial = trials[number]
-        values = _intermediate(storage_url, trial["id"])
+        values = _intermediate(storage_url, trial.id)
         # Stopped at the value that fell behind, which is kept as its metric.
-        assert values == [(s, float(trial["arch"]["a"] * s)) for s in STEPS[:step]]
-        assert trial["metrics"] == {"score": values[-1][1]}
-    complete = [t for t in trials if t["state"] == "COMPLETE"]
-    assert all(len(_intermediate(storage_url, t["id"])) == len(STEPS) for t in complete)
-    assert all(t["metrics"]["other"] == 1.0 for t in complete)
+        assert values == [(s, float(trial.arch["a"] * s)) for s in STEPS[:step]]
+        assert trial.metrics == {"score": values[-1][1]}
+    complete = [t for t in trials if t.state == "COMPLETE"]
+    assert all(len(_intermediate(storage_url, t.id)) == len(STEPS) for t in complete)
+    assert all(t.metrics["other"] == 1.0 for t in complete)
     # Only completed trials rank; a resumed run counts the pruned ones as finished.
-    assert {t["trial"] for t in result.best} <= {t["trial"] for t in complete}
+    assert {t.number for t in result.best} <= {t.number for t in complete}
     again = nas.run(study, storage=storage_url, workers=1, quiet=True, log_dir=tmp_path)
     assert again.pruned == len(pruned)
     assert len(storage.connect(storage_url).trials(study.name)) == len(archs)
@@ -194,5 +194,5 @@ def test_a_resumed_run_prunes_against_the_curves_in_the_database(storage_url, tm
     result = nas.run(study([*done, {"a": 1, "b": 0}], 4), storage=storage_url, workers=1,
                      quiet=True, log_dir=tmp_path)
     trials = storage.connect(storage_url).trials("prune-resume")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
+    assert [t.state for t in trials] == ["COMPLETE"] * 3 + ["PRUNED"]
     assert result.pruned == 1

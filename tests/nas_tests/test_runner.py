@@ -95,7 +95,7 @@ def on_which_node(arch, marker_dir: str) -> dict[str, float]:
 def states(url: str, name: str) -> dict[str, int]:
     counts: dict[str, int] = {}
     for t in storage.connect(url).trials(name):
-        counts[t["state"]] = counts.get(t["state"], 0) + 1
+        counts[t.state] = counts.get(t.state, 0) + 1
     return counts
 
 
@@ -114,10 +114,10 @@ class TestLocal:
         result = nas.run(study("local", initial=[baseline]), storage=url, workers=2, quiet=True,
                          log_dir=tmp_path)
         assert (result.complete, result.failed) == (8, 0)
-        assert result.best[0]["arch"] == baseline and result.best[0]["searcher"] == "initial"
-        assert result.best[0]["metrics"]["loss"] == min(
-            t["metrics"]["loss"] for t in storage.connect(url).trials("local"))
-        first = {t["id"]: t for t in storage.connect(url).trials("local")}
+        assert result.best[0].arch == baseline and result.best[0].searcher == "initial"
+        assert result.best[0].metrics["loss"] == min(
+            t.metrics["loss"] for t in storage.connect(url).trials("local"))
+        first = {t.id: t for t in storage.connect(url).trials("local")}
         assert "ended" in (tmp_path / "local.log").read_text()
         # The checkpoint holds the searcher's extras; the history stays in the trials table.
         saved = storage.connect(url).searcher_state("local")
@@ -128,8 +128,8 @@ class TestLocal:
                          quiet=True, log_dir=tmp_path)
         trials = storage.connect(url).trials("local")
         assert result.complete == len(trials) == 12
-        assert len({t["arch_id"] for t in trials}) == 12
-        assert [t for t in trials if t["id"] in first] == list(first.values())
+        assert len({t.arch_id for t in trials}) == 12
+        assert [t for t in trials if t.id in first] == list(first.values())
 
     def test_worker_killed_mid_trial_is_retried(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'studies.db'}"
@@ -138,16 +138,16 @@ class TestLocal:
                      log_dir=tmp_path)
         assert (tmp_path / "died").exists()
         trials = storage.connect(url).trials("killed")
-        assert result.complete == 6 and [t["state"] for t in trials] == ["COMPLETE"] * 6
-        assert sorted(t["retries"] for t in trials) == [0] * 5 + [1]
+        assert result.complete == 6 and [t.state for t in trials] == ["COMPLETE"] * 6
+        assert sorted(t.retries for t in trials) == [0] * 5 + [1]
 
     def test_worker_that_always_dies_fails_with_error_kept(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'studies.db'}"
         result = nas.run(study("doomed", always_dies, trials=2, retries=1), storage=url,
                      workers=2, quiet=True, log_dir=tmp_path)
         trials = storage.connect(url).trials("doomed")
-        assert result.failed == 2 and all(t["state"] == "FAILED" for t in trials)
-        assert all("worker died 2 times" in t["error"] for t in trials)
+        assert result.failed == 2 and all(t.state == "FAILED" for t in trials)
+        assert all("worker died 2 times" in t.error for t in trials)
 
     def test_timeout_and_errors_fail_trials(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'studies.db'}"
@@ -156,13 +156,13 @@ class TestLocal:
             quiet=True, log_dir=tmp_path)
         assert time.monotonic() - start < 45
         for t in storage.connect(url).trials("flaky"):
-            a, b = t["arch"]["a"], t["arch"]["b"]
+            a, b = t.arch["a"], t.arch["b"]
             if a % 2:
-                assert (t["state"], t["error"]) == ("FAILED", "timeout after 2 s")
+                assert (t.state, t.error) == ("FAILED", "timeout after 2 s")
             elif b % 2:
-                assert t["state"] == "FAILED" and f"ValueError: odd b={b}" in t["error"]
+                assert t.state == "FAILED" and f"ValueError: odd b={b}" in t.error
             else:
-                assert t["state"] == "COMPLETE"
+                assert t.state == "COMPLETE"
 
     def test_device_constraints_filter_before_any_trial(self, tmp_path):
         from evaluators import CostEvaluator
@@ -185,13 +185,13 @@ class TestLocal:
         nas.run(mcu, storage=url, workers=2, quiet=True, log_dir=tmp_path)
         trials = storage.connect(url).trials("mcu")
         assert len(trials) == 10
-        assert all(t["metrics"]["params"] <= bound for t in trials)
+        assert all(t.metrics["params"] <= bound for t in trials)
 
     def test_cheap_trials_are_batched(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'studies.db'}"
         result = nas.run(study("cheap", trials=400), storage=url, workers=2, quiet=True,
                      log_dir=tmp_path)
-        assert result.complete == 400 == len({t["arch_id"] for t in
+        assert result.complete == 400 == len({t.arch_id for t in
                                               storage.connect(url).trials("cheap")})
 
     def test_batches_go_to_evaluate_many_and_errors_stay_with_their_trial(self, tmp_path):
@@ -205,10 +205,10 @@ class TestLocal:
         trials = storage.connect(url).trials("many")
         assert (result.complete, result.failed) == (380, 20)
         for t in trials:
-            if t["arch"]["a"] == 13:
-                assert t["state"] == "FAILED" and "ValueError: a = 13 has no price" in t["error"]
+            if t.arch["a"] == 13:
+                assert t.state == "FAILED" and "ValueError: a = 13 has no price" in t.error
             else:
-                assert t["state"] == "COMPLETE" and t["metrics"] == bowl(t["arch"])
+                assert t.state == "COMPLETE" and t.metrics == bowl(t.arch)
 
     def test_a_non_finite_metric_fails_its_trial(self, tmp_path):
         url = f"sqlite:///{tmp_path / 'studies.db'}"
@@ -216,11 +216,11 @@ class TestLocal:
                          quiet=True, log_dir=tmp_path)
         assert result.complete + result.failed == 60
         for t in storage.connect(url).trials("nan"):
-            if t["arch"]["a"] % 2:
-                assert t["state"] == "FAILED"
-                assert t["error"].startswith("evaluate returned loss=nan; metrics must be finite")
+            if t.arch["a"] % 2:
+                assert t.state == "FAILED"
+                assert t.error.startswith("evaluate returned loss=nan; metrics must be finite")
             else:
-                assert t["state"] == "COMPLETE"
+                assert t.state == "COMPLETE"
 
 
 @pytest.mark.slow
@@ -275,15 +275,15 @@ def test_driver_killed_and_resumed(tmp_path):
     finally:
         os.killpg(driver.pid, signal.SIGKILL)
         driver.wait()
-    before = {t["id"]: t for t in storage.connect(url).trials("resumable", "COMPLETE")}
+    before = {t.id: t for t in storage.connect(url).trials("resumable", "COMPLETE")}
     assert states(url, "resumable").get("RUNNING", 0) > 0
 
     done = subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=120)
     assert done.returncode == 0
     trials = storage.connect(url).trials("resumable")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 10
-    assert len({t["arch_id"] for t in trials}) == len({t["trial"] for t in trials}) == 10
-    assert all(t == before[t["id"]] for t in trials if t["id"] in before)
+    assert [t.state for t in trials] == ["COMPLETE"] * 10
+    assert len({t.arch_id for t in trials}) == len({t.number for t in trials}) == 10
+    assert all(t == before[t.id] for t in trials if t.id in before)
 
 
 def _driver_command(tmp_path: Path, *extra: str) -> tuple[list[str], str]:
@@ -356,7 +356,7 @@ def test_a_second_driver_shares_the_budget(tmp_path):
         (tmp_path / "hold").touch()
         second = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
         deadline = time.monotonic() + 120
-        while len({t["worker"] for t in storage.connect(url).trials("resumable", "RUNNING")}) < 2:
+        while len({t.worker for t in storage.connect(url).trials("resumable", "RUNNING")}) < 2:
             assert time.monotonic() < deadline and second.poll() is None
             time.sleep(0.2)
         (tmp_path / "hold").unlink()
@@ -367,6 +367,6 @@ def test_a_second_driver_shares_the_budget(tmp_path):
             if driver is not None and driver.poll() is None:
                 os.killpg(driver.pid, signal.SIGKILL)
     trials = storage.connect(url).trials("resumable")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 10
-    assert len({t["arch_id"] for t in trials}) == 10
-    assert len({t["worker"] for t in trials}) == 2
+    assert [t.state for t in trials] == ["COMPLETE"] * 10
+    assert len({t.arch_id for t in trials}) == 10
+    assert len({t.worker for t in trials}) == 2

@@ -68,10 +68,10 @@ def test_a_finished_study_prints_its_result_without_ray(tmp_path):
     # No Ray listens there: a run that tried to start or join one would fail.
     result = nas.run(done, storage=url, address="127.0.0.1:1", quiet=True, log_dir=tmp_path,
                      spec_source="study = ...\n", allow_changes=True)
-    assert result.complete == 3 and result.best[0]["metrics"] == min(
+    assert result.complete == 3 and result.best[0].metrics == min(
         (bowl(a) for a in archs), key=lambda m: m["loss"])
     assert not ray.is_initialized()
-    assert storage.connect(url).get_study("done")["spec_hash"] is not None
+    assert storage.connect(url).get_study("done").spec_hash is not None
 
 
 @pytest.fixture(scope="module")
@@ -111,8 +111,8 @@ def test_drivers_with_equal_seeds_share_a_new_study_exactly(storage_url, tmp_pat
     assert [r.complete for r in results] == [12] * drivers
     with storage.connect(storage_url) as db:
         trials = db.trials("shared")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 12
-    assert len({t["arch_id"] for t in trials}) == 12
+    assert [t.state for t in trials] == ["COMPLETE"] * 12
+    assert len({t.arch_id for t in trials}) == 12
 
 
 @pytest.mark.usefixtures("local_ray")
@@ -122,11 +122,11 @@ def test_a_metric_name_the_database_refuses_fails_its_trial_only(storage_url, tm
     assert result.complete + result.failed == 30 and result.failed > 0
     with storage.connect(storage_url) as db:
         for t in db.trials("names"):
-            if t["arch"]["a"] % 2:
-                assert t["state"] == "FAILED"
-                assert "Metric names must be strings of 1 to 64 characters" in t["error"]
+            if t.arch["a"] % 2:
+                assert t.state == "FAILED"
+                assert "Metric names must be strings of 1 to 64 characters" in t.error
             else:
-                assert t["state"] == "COMPLETE"
+                assert t.state == "COMPLETE"
 
 
 @pytest.mark.usefixtures("local_ray")
@@ -151,6 +151,6 @@ def test_trials_of_a_driver_dead_on_another_host_are_taken_back(tmp_path):
     assert result.complete == 8
     with storage.connect(url) as db:
         trials = db.trials("lease")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 8
-    retaken = [t for t in trials if t["id"] in taken.values()]
-    assert len(retaken) == 2 and all(t["retries"] == 1 for t in retaken)
+    assert [t.state for t in trials] == ["COMPLETE"] * 8
+    retaken = [t for t in trials if t.id in taken.values()]
+    assert len(retaken) == 2 and all(t.retries == 1 for t in retaken)

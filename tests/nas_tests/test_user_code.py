@@ -72,11 +72,11 @@ def _run_and_check(tmp_path: Path, url: str, capsys: pytest.CaptureFixture[str])
     assert json.loads(capsys.readouterr().out)["complete"] == 6
     with storage.connect(url) as db:
         trials = db.trials("majority")
-    assert [t["state"] for t in trials] == ["COMPLETE"] * 6, [t["error"] for t in trials]
+    assert [t.state for t in trials] == ["COMPLETE"] * 6, [t.error for t in trials]
     # The custom mixer was built and trained on a worker, and the custom metric came back.
-    mixers = {layer["mixer"]["type"] for t in trials for layer in t["arch"]["layers"]}
+    mixers = {layer["mixer"]["type"] for t in trials for layer in t.arch["layers"]}
     assert "shift" in mixers
-    assert all(t["metrics"]["kparams"] > 0 and "accuracy" in t["metrics"] for t in trials)
+    assert all(t.metrics["kparams"] > 0 and "accuracy" in t.metrics for t in trials)
     return {p.name for p in (tmp_path / "nodes").iterdir()}
 
 

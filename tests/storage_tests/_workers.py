@@ -22,8 +22,8 @@ def claim_and_complete(url: str, study: str, worker: str, n: int) -> list[int]:
             trial = db.claim_trial(study, worker=worker, node=f"pid{os.getpid()}")
             if trial is None:
                 break
-            claimed.append(trial["id"])
-            db.finish_trial(trial["id"], {m: trial["id"] + i for i, m in enumerate(METRICS)})
+            claimed.append(trial.id)
+            db.finish_trial(trial.id, {m: trial.id + i for i, m in enumerate(METRICS)})
     return claimed
 
 
@@ -33,17 +33,17 @@ def die_mid_write(url: str, study: str) -> None:
     with storage.connect(url) as db:
         trial = db.claim_trial(study, worker="doomed", node="node0")
         assert trial is not None
-        db.report(trial["id"], "loss", 0, 1.5)
+        db.report(trial.id, "loss", 0, 1.5)
     engine = create_engine(url)
     with engine.begin() as conn:
         conn.execute(
             text("INSERT INTO metrics (trial_id, name, value) VALUES (:t, 'accuracy', 0.99)"),
-            {"t": trial["id"]},
+            {"t": trial.id},
         )
         conn.execute(
-            text("UPDATE trials SET state = 'COMPLETE' WHERE id = :t"), {"t": trial["id"]}
+            text("UPDATE trials SET state = 'COMPLETE' WHERE id = :t"), {"t": trial.id}
         )
-        print(f"ready {trial['id']}", flush=True)
+        print(f"ready {trial.id}", flush=True)
         time.sleep(120)
 
 

@@ -41,11 +41,11 @@ def test_eight_processes_claim_and_complete_200_trials_each(storage_url: str) ->
     assert len(set(every)) == WORKERS * PER_WORKER, "a trial was claimed twice"
     with storage.connect(storage_url) as db:
         trials = db.trials("race")
-        assert db.get_study("race")["counts"]["COMPLETE"] == WORKERS * PER_WORKER
-    assert all(t["state"] == "COMPLETE" for t in trials)
+        assert db.get_study("race").counts["COMPLETE"] == WORKERS * PER_WORKER
+    assert all(t.state == "COMPLETE" for t in trials)
     owner = {i: f"w{w}" for w, ids in enumerate(claimed) for i in ids}
-    assert all(t["worker"] == owner[t["id"]] for t in trials)
-    assert all(t["metrics"] == {m: t["id"] + k for k, m in enumerate(METRICS)} for t in trials), (
+    assert all(t.worker == owner[t.id] for t in trials)
+    assert all(t.metrics == {m: t.id + k for k, m in enumerate(METRICS)} for t in trials), (
         "a metric row was lost or changed"
     )
     engine = create_engine(storage_url)
@@ -98,23 +98,23 @@ def test_a_writer_killed_mid_transaction_leaves_a_recoverable_trial(
     with storage.connect(storage_url) as db:
         trial = db.trial(trial_id)
         # The uncommitted result vanished; the committed claim and report stayed.
-        assert (trial["state"], trial["metrics"], trial["worker"]) == ("RUNNING", {}, "doomed")
+        assert (trial.state, trial.metrics, trial.worker) == ("RUNNING", {}, "doomed")
         # The dead writer's lock is gone: another worker claims and completes a trial.
         other = db.claim_trial("crash", worker="alive", node="node1")
-        assert other is not None and other["id"] != trial_id
-        db.finish_trial(other["id"], {"accuracy": 0.5, "latency_ms": 1.0})
+        assert other is not None and other.id != trial_id
+        db.finish_trial(other.id, {"accuracy": 0.5, "latency_ms": 1.0})
         assert db.recover("crash", alive=["alive"], requeue=requeue) == [trial_id]
         recovered = db.trial(trial_id)
         if requeue:
-            assert (recovered["state"], recovered["retries"]) == ("QUEUED", 1)
+            assert (recovered.state, recovered.retries) == ("QUEUED", 1)
             again = db.claim_trial("crash", worker="alive", node="node1")
-            assert again is not None and again["id"] == trial_id
+            assert again is not None and again.id == trial_id
             db.finish_trial(trial_id, {"accuracy": 0.7, "latency_ms": 2.0})
-            assert db.trial(trial_id)["state"] == "COMPLETE"
+            assert db.trial(trial_id).state == "COMPLETE"
         else:
-            assert recovered["state"] == "FAILED"
-            assert "worker died" in recovered["error"]
-        assert db.get_study("crash")["counts"]["RUNNING"] == 0
+            assert recovered.state == "FAILED"
+            assert "worker died" in recovered.error
+        assert db.get_study("crash").counts["RUNNING"] == 0
     if storage_url.startswith("sqlite"):
         path = storage_url.removeprefix("sqlite:///")
         with sqlite3.connect(path) as conn:
@@ -151,8 +151,8 @@ def test_drivers_offering_the_same_architectures_start_each_once(storage_url: st
     assert len(taken) == len(set(taken)) == 50, "an architecture was started twice"
     with storage.connect(storage_url) as db:
         trials = db.trials("share")
-    assert len(trials) == 50 and {t["state"] for t in trials} == {"RUNNING"}
-    assert sorted(t["trial"] for t in trials) == list(range(50))
+    assert len(trials) == 50 and {t.state for t in trials} == {"RUNNING"}
+    assert sorted(t.number for t in trials) == list(range(50))
 
 
 def test_four_drivers_creating_one_study_at_once_all_join_it(storage_url: str) -> None:
@@ -164,7 +164,7 @@ def test_four_drivers_creating_one_study_at_once_all_join_it(storage_url: str) -
         with storage.connect(storage_url) as db:
             barrier.wait()
             try:
-                got.append(db.create_study("new", objectives=OBJECTIVES, exist_ok=True)["id"])
+                got.append(db.create_study("new", objectives=OBJECTIVES, exist_ok=True).id)
             except BaseException as exc:  # noqa: BLE001 - the test reports what went wrong
                 got.append(exc)
 

@@ -38,16 +38,18 @@ def _fill(db: storage.Database, name: str = "demo") -> list[int]:
 
 def _everything(db: storage.Database, name: str) -> dict:
     """What a copy must keep, without the global ids a copy renumbers."""
-    study = {k: v for k, v in db.get_study(name).items() if k not in ("id", "name")}
+    study = {k: v for k, v in db.get_study(name).to_json().items()
+             if k not in ("id", "name")}
     trials = db.trials(name)
     return {
         "study": study,
-        "trials": [{k: v for k, v in t.items() if k not in ("id", "study")} for t in trials],
+        "trials": [{k: v for k, v in t.to_json().items() if k not in ("id", "study")}
+                   for t in trials],
         "curves": sorted(db.intermediate_values(name).values()),
-        "artifacts": [db.artifacts(t["id"]) for t in trials],
+        "artifacts": [db.artifacts(t.id) for t in trials],
         "study_artifacts": db.study_artifacts(name),
         "state": db.searcher_state(name),
-        "archs": [db.architecture_json(t["arch_id"]) for t in trials],
+        "archs": [db.architecture_json(t.arch_id) for t in trials],
     }
 
 
@@ -80,12 +82,12 @@ def test_delete_removes_the_study_and_only_its_own_records(db: storage.Database)
     with pytest.raises(storage.InvalidTransition, match="has 1 RUNNING trials"):
         db.delete_study("demo")
     assert db.delete_study("demo", force=True) == 4
-    assert [s["name"] for s in db.studies()] == ["kept"]
+    assert [s.name for s in db.studies()] == ["kept"]
     db.create_study("demo", objectives=OBJECTIVES)
     assert db.study_artifacts("demo") == []
     with pytest.raises(storage.TrialNotFound):
         db.trial(ids[0])
-    assert db.artifacts(ids[0]) == [] and db.trial(kept[0])["arch_id"] == arch(0)[0]
+    assert db.artifacts(ids[0]) == [] and db.trial(kept[0]).arch_id == arch(0)[0]
     assert db.architecture_json(arch(0)[0])
     with pytest.raises(storage.ArchitectureNotFound):
         db.architecture_json(arch(1)[0])

@@ -39,7 +39,7 @@ def filled(db: storage.Database, study: str) -> str:
 
 
 def numbers(trials: list[dict]) -> list[int]:
-    return [t["trial"] for t in trials]
+    return [t.number for t in trials]
 
 
 def test_best_ranks_feasible_trials_by_the_first_objective(
@@ -47,8 +47,8 @@ def test_best_ranks_feasible_trials_by_the_first_objective(
 ) -> None:
     best = db.best(filled, k=3)
     assert numbers(best) == [3, 4, 1]
-    assert best[0]["metrics"] == {"accuracy": 0.9, "latency_ms": 4.5, "params": 2e6}
-    assert best[0]["state"] == "COMPLETE" and best[0]["arch"] == {"e0": 0, "width": 3}
+    assert best[0].metrics == {"accuracy": 0.9, "latency_ms": 4.5, "params": 2e6}
+    assert best[0].state == "COMPLETE" and best[0].arch == {"e0": 0, "width": 3}
     assert numbers(db.best(filled, k=2, objective="latency_ms")) == [6, 0]
     assert numbers(db.best(filled, k=1, objective="params:max")) == [3]
     assert numbers(db.best(filled, k=100)) == [3, 4, 1, 2, 0, 6]
@@ -123,12 +123,12 @@ def test_pareto_of_an_empty_study_is_empty(db: storage.Database, study: str) -> 
 
 def test_studies_and_trials_listings(db: storage.Database, filled: str) -> None:
     (listed,) = db.studies()
-    assert listed["name"] == filled and listed["objectives"] == {
+    assert listed.name == filled and listed.objectives == {
         "accuracy": "max",
         "latency_ms": "min",
     }
-    assert listed["counts"]["COMPLETE"] == 7 and listed["counts"]["RUNNING"] == 1
-    assert listed["trials"] == 8
+    assert listed.counts["COMPLETE"] == 7 and listed.counts["RUNNING"] == 1
+    assert listed.trials == 8
     assert numbers(db.trials(filled)) == list(range(8))
     assert numbers(db.trials(filled, state="RUNNING")) == [7]
     with pytest.raises(storage.InvalidQuery, match="Trial states are"):

@@ -23,14 +23,14 @@ def test_a_read_only_connection_reads_everything_and_writes_nothing(
 ) -> None:
     (done,) = db.add_results(study, [(*arch(0), {"accuracy": 0.5, "latency_ms": 2.0})])
     with storage.connect(storage_url, read_only=True) as reader:
-        assert [s["name"] for s in reader.studies()] == [study]
-        assert reader.trial(done)["metrics"] == {"accuracy": 0.5, "latency_ms": 2.0}
-        assert [t["id"] for t in reader.pareto(study)] == [done]
+        assert [s.name for s in reader.studies()] == [study]
+        assert reader.trial(done).metrics == {"accuracy": 0.5, "latency_ms": 2.0}
+        assert [t.id for t in reader.pareto(study)] == [done]
         with pytest.raises(storage.StorageInternalError, match="read-?only"):
             reader.create_study("new", objectives={"accuracy": "max"})
         with pytest.raises(storage.StorageInternalError, match="read-?only"):
             reader.add_trials(study, [arch(1)])
-    assert [s["name"] for s in db.studies()] == [study]
+    assert [s.name for s in db.studies()] == [study]
     assert len(db.trials(study)) == 1
 
 
@@ -78,7 +78,7 @@ def test_a_reader_inside_a_transaction_never_blocks_a_writer(
             writer.join()
     finally:
         reader.close()
-    assert {t["state"] for t in db.trials(study)} == {"COMPLETE"}
+    assert {t.state for t in db.trials(study)} == {"COMPLETE"}
 
 
 def test_changes_hold_new_running_and_requeued_trials_but_not_old_finished_ones(
@@ -88,10 +88,10 @@ def test_changes_hold_new_running_and_requeued_trials_but_not_old_finished_ones(
                                  range(4)])
     reader = storage.connect(storage_url, read_only=True)
     everything, cursor = reader.trial_changes(study)
-    assert [t["id"] for t in everything] == old and "arch" not in everything[0]
-    assert everything[2]["metrics"] == {"accuracy": 0.2, "latency_ms": 2.0}
+    assert [t.id for t in everything] == old and everything[0].arch is None
+    assert everything[2].metrics == {"accuracy": 0.2, "latency_ms": 2.0}
     # A cursor taken now reaches back a few seconds, so nothing written since is missed.
-    assert [t["id"] for t in reader.trial_changes(study, cursor)[0]] == old
+    assert [t.id for t in reader.trial_changes(study, cursor)[0]] == old
     future = _later(1)
     assert reader.trial_changes(study, future)[0] == []
 
@@ -100,16 +100,16 @@ def test_changes_hold_new_running_and_requeued_trials_but_not_old_finished_ones(
     db.start_trial(requeued, worker="w", node="n")
     db.fail_trial(requeued, "node lost", requeue=True)
     changed, _ = reader.trial_changes(study, future, arch=True)
-    assert [(t["id"], t["state"]) for t in changed] == [
+    assert [(t.id, t.state) for t in changed] == [
         (running, "RUNNING"), (requeued, "QUEUED"), (queued, "QUEUED")]
-    assert changed[0]["arch"] == {"e0": 10 % 3, "width": 10}
+    assert changed[0].arch == {"e0": 10 % 3, "width": 10}
 
     since = _later(0)
     db.finish_trial(running, {"accuracy": 0.9, "latency_ms": 1.0})
     changed, _ = reader.trial_changes(study, since)
-    assert {t["id"]: t["state"] for t in changed} == {
+    assert {t.id: t.state for t in changed} == {
         running: "COMPLETE", requeued: "QUEUED", queued: "QUEUED"}
-    assert changed[0]["metrics"] == {"accuracy": 0.9, "latency_ms": 1.0}
+    assert changed[0].metrics == {"accuracy": 0.9, "latency_ms": 1.0}
     with pytest.raises(storage.InvalidQuery, match="change cursor"):
         reader.trial_changes(study, "yesterday")
     reader.close()
@@ -126,12 +126,12 @@ def test_trial_columns_are_the_changes_as_columns(
     with storage.connect(storage_url, read_only=True) as reader:
         columns, cursor = reader.trial_columns(study)
         changes, _ = reader.trial_changes(study)
-        assert columns["id"] == [t["id"] for t in changes] == [*done, running]
+        assert columns["id"] == [t.id for t in changes] == [*done, running]
         assert columns["state"] == ["COMPLETE"] * 3 + ["RUNNING"]
         assert columns["worker"] == [None, None, None, "w7"]
         assert columns["metrics"] == {"accuracy": [0.0, 0.1, 0.2, None],
                                       "latency_ms": [0.0, 1.0, 2.0, None]}
-        assert columns["finished"][0] == changes[0]["finished"] and columns["finished"][3] is None
+        assert columns["finished"][0] == changes[0].finished and columns["finished"][3] is None
         later, _ = reader.trial_columns(study, _later(1))
         assert later["id"] == [running] and later["metrics"] == {}
 

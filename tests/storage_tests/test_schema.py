@@ -90,16 +90,16 @@ def test_the_frozen_first_revision_upgrades_and_keeps_its_data(
     url = _frozen(storage_url, tmp_path, "v0.1.0.a")
     assert storage.upgrade(url) == ("v0.1.0.a", storage.SCHEMA_VERSION)
     with storage.connect(url) as db:
-        assert [t["metrics"] for t in db.trials("frozen", state="COMPLETE")] == [
+        assert [t.metrics for t in db.trials("frozen", state="COMPLETE")] == [
             {"accuracy": 0.9, "latency_ms": 4.0},
             {"accuracy": 0.8, "latency_ms": 2.0},
         ]
-        assert db.best("frozen", 1)[0]["arch"] == {"e0": "conv3x3"}
+        assert db.best("frozen", 1)[0].arch == {"e0": "conv3x3"}
         # The study resumes: queued work is claimed, new trials number on, what v0.1.0.b and
         # v0.1.0.e added works.
         claimed = db.claim_trial("frozen", worker="w", node="n")
-        assert claimed is not None and claimed["trial"] == 2
-        db.finish_trial(claimed["id"], {"accuracy": 0.95, "latency_ms": 1.0})
+        assert claimed is not None and claimed.number == 2
+        db.finish_trial(claimed.id, {"accuracy": 0.95, "latency_ms": 1.0})
         assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == [4]
         # v0.1.0.c: an architecture is in a study once; leases are renewed.
         assert db.add_trials("frozen", [("a3", '{"e0":"conv1x1"}')]) == []
@@ -108,7 +108,7 @@ def test_the_frozen_first_revision_upgrades_and_keeps_its_data(
         assert db.searcher_state("frozen") == {"generation": 3}
         db.add_study_artifact("frozen", "supernet", "s.pt", "ab" * 32)
         assert [a["kind"] for a in db.study_artifacts("frozen")] == ["supernet"]
-        assert db.pareto("frozen")[0]["metrics"]["accuracy"] == 0.95
+        assert db.pareto("frozen")[0].metrics["accuracy"] == 0.95
     assert storage.upgrade(url) == (storage.SCHEMA_VERSION, storage.SCHEMA_VERSION)
 
 

@@ -71,7 +71,7 @@ def test_the_study_then_only_what_changed(filled: str) -> None:
         assert quiet["trials"]["number"] == [11]  # only the RUNNING one
 
         with storage.connect(filled) as db:
-            running = db.trials("hw", state="RUNNING")[0]["id"]
+            running = db.trials("hw", state="RUNNING")[0].id
             db.finish_trial(running, {"params": 50.0, "latency_ms": 0.5, "sram_kb": 1.0})
             (new,) = record(db, "hw", range(30, 31), lambda i: {"params": 1.0,
                                                                "latency_ms": 9.0})
@@ -88,7 +88,7 @@ def test_a_reload_brings_the_kept_columns_up_to_date(filled: str) -> None:
     with client(filled) as c:
         first = {r["n"]: r for r in rows(c.get("/api/studies/hw").json()["trials"])}
         with storage.connect(filled) as db:
-            running = db.trials("hw", state="RUNNING")[0]["id"]
+            running = db.trials("hw", state="RUNNING")[0].id
             db.finish_trial(running, {"params": 50.0, "latency_ms": 0.5, "sram_kb": 1.0,
                                       "energy_mj": 2.0})
             (new,) = record(db, "hw", range(30, 31), lambda i: {"params": 1.0,

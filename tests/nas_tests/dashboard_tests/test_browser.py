@@ -119,8 +119,8 @@ def test_the_studies_page_lists_the_study_nas_run_made(served, page) -> None:
 def test_the_pareto_plot_has_a_point_per_trial_and_a_click_opens_it(served, page) -> None:
     address, url = served
     with storage.connect(url, read_only=True) as db:
-        complete = [t for t in db.trials("hardware") if t["state"] == "COMPLETE"]
-        front = {t["id"] for t in db.pareto("hardware")}
+        complete = [t for t in db.trials("hardware") if t.state == "COMPLETE"]
+        front = {t.id for t in db.pareto("hardware")}
     page.goto(address + "#/study/hardware")
     ready(page, "study")
     points = page.locator("#pareto circle.point")
@@ -132,7 +132,7 @@ def test_the_pareto_plot_has_a_point_per_trial_and_a_click_opens_it(served, page
     trial_id = int(target.get_attribute("data-trial"))
     target.hover()
     page.wait_for_selector("#tooltip:not([hidden])")
-    number = next(t["trial"] for t in complete if t["id"] == trial_id)
+    number = next(t.number for t in complete if t.id == trial_id)
     assert f"trial {number} (id {trial_id})" in page.locator("#tooltip").text_content()
     target.click()
     ready(page, "trial")
