@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
-import os
 import signal
 import socket
 import threading
@@ -428,7 +427,7 @@ class _Driver:
         for t in self.db.trials(self.study.name, "RUNNING"):
             owner = (t.worker or "").split(":")
             if len(owner) >= 2 and owner[0] == host and owner[1].isdigit() and (
-                    not _alive(int(owner[1]))):
+                    not _watchdog.alive(int(owner[1]))):
                 dead.add(t.worker)
         if dead:
             self.db.recover(self.study.name, workers=sorted(dead), requeue=True,
@@ -588,13 +587,3 @@ class _Driver:
         self._save_state(force=True)
         self.log.warning("run %s interrupted: %d running trials re-queued", self.study.name,
                          len(ids))
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

@@ -55,7 +55,8 @@ def session_pids(session: str) -> list[int]:
     return found
 
 
-def _alive(pid: int) -> bool:
+def alive(pid: int) -> bool:
+    """Whether process ``pid`` exists (another user's counts)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -74,7 +75,7 @@ def _signal_all(pids: list[int], sig: int) -> None:
 
 
 def main(driver: int, session: str) -> None:
-    while _alive(driver):
+    while alive(driver):
         time.sleep(POLL_S)
     _signal_all(session_pids(session), signal.SIGTERM)
     deadline = time.monotonic() + GRACE_S

@@ -95,7 +95,8 @@ def _run_study(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"study": result.study, "complete": result.complete,
                           "failed": result.failed, "pruned": result.pruned,
-                          "seconds": result.seconds, "best": result.best}, default=str))
+                          "seconds": result.seconds,
+                          "best": [t.to_json() for t in result.best]}, default=str))
     else:
         print(f"{result.study}: {result.complete} complete, {result.failed} failed, "
               f"{result.pruned} pruned in {result.seconds:.1f} s -> {result.storage}")

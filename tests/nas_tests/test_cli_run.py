@@ -130,11 +130,14 @@ def test_the_front_and_the_best_architecture_are_printed(capsys):
                            input=tokens(16, 8), num_classes=2))
     study = types.SimpleNamespace(objectives={"accuracy": "max", "latency_ms": "min"})
     arch = sp.sample(seed=0).to_dict()
+    common = {"study": "cli", "state": "COMPLETE", "searcher": "random", "worker": None,
+              "node": None, "started": None, "finished": None, "error": None, "retries": 0,
+              "arch": arch}
     front = [
-        {"trial": 3, "id": 7, "state": "COMPLETE", "arch_id": "a", "arch": arch,
-         "metrics": {"accuracy": 0.9, "latency_ms": 2.0}},
-        {"trial": 5, "id": 9, "state": "COMPLETE", "arch_id": "b", "arch": arch,
-         "metrics": {"accuracy": 0.8, "latency_ms": 1.0}},
+        storage.TrialRecord(number=3, id=7, arch_id="a", **common,
+                            metrics={"accuracy": 0.9, "latency_ms": 2.0}),
+        storage.TrialRecord(number=5, id=9, arch_id="b", **common,
+                            metrics={"accuracy": 0.8, "latency_ms": 1.0}),
     ]
     _print_best(types.SimpleNamespace(json=False), study, front)
     out = capsys.readouterr().out
