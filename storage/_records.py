@@ -52,23 +52,10 @@ class TrialRecord:
     def to_json(self) -> dict[str, Any]:
         """The trial as ``--json`` prints it: ``trial`` is :attr:`number`; ``arch`` is absent
         where the read left it out."""
-        out: dict[str, Any] = {
-            "trial": self.number,
-            "id": self.id,
-            "study": self.study,
-            "state": self.state,
-            "arch_id": self.arch_id,
-            "metrics": dict(self.metrics),
-            "searcher": self.searcher,
-            "worker": self.worker,
-            "node": self.node,
-            "started": self.started,
-            "finished": self.finished,
-            "error": self.error,
-            "retries": self.retries,
-        }
-        if self.arch is not None:
-            out["arch"] = self.arch
+        out = {("trial" if k == "number" else k): v
+               for k, v in dataclasses.asdict(self).items()}
+        if self.arch is None:
+            del out["arch"]
         return out
 
 
@@ -106,17 +93,4 @@ class StudyRecord:
 
     def to_json(self) -> dict[str, Any]:
         """The study as ``nas studies --json`` prints it."""
-        return {
-            "name": self.name,
-            "id": self.id,
-            "objectives": dict(self.objectives),
-            "constraints": [dict(c) for c in self.constraints],
-            "searcher": self.searcher,
-            "spec_source": self.spec_source,
-            "spec_hash": self.spec_hash,
-            "space_hash": self.space_hash,
-            "settings": dict(self.settings),
-            "created": self.created,
-            "counts": dict(self.counts),
-            "trials": self.trials,
-        }
+        return dataclasses.asdict(self)
