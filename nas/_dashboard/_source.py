@@ -122,9 +122,7 @@ def _study(info: storage.StudyRecord) -> dict[str, Any]:
         "settings")}
 
 
-
-STATES = ("QUEUED", "RUNNING", "COMPLETE", "FAILED", "PRUNED")
-_STATE_CODE = {state: code for code, state in enumerate(STATES)}
+_STATE_CODE = {state: code for code, state in enumerate(storage.TRIAL_STATES)}
 
 
 def _dumps(value: Any) -> bytes:
@@ -233,6 +231,6 @@ class _Columns:
         "workers" or null; "finished": epoch milliseconds or null; "ok": 1 where every
         constraint holds, else 0; "metrics": {name: numbers or null}}``, lists of one length.
         """
-        return {"id": self.id, "number": self.number, "states": list(STATES),
+        return {"id": self.id, "number": self.number, "states": list(storage.TRIAL_STATES),
                 "state": self.state, "workers": list(self.workers), "worker": self.worker,
                 "finished": self.finished, "ok": self.ok, "metrics": self.metrics}
