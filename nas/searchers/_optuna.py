@@ -29,7 +29,10 @@ from optuna.distributions import CategoricalDistribution
 from optuna.distributions import FloatDistribution
 from optuna.distributions import IntDistribution
 from optuna.distributions import distribution_to_json
+from optuna.samplers._ga import BaseGASampler
 from optuna.samplers._lazy_random_state import LazyRandomState
+from optuna.search_space import IntersectionSearchSpace
+from optuna.search_space.group_decomposed import _GroupDecomposedSearchSpace
 from optuna.trial import TrialState
 
 from nas.searchers._base import BaseSearcher
@@ -42,6 +45,8 @@ _CONSTRAINT = "constraints:violation"
 # Violation recorded for a draw that ``feasible`` rejects: Optuna then ranks it after every
 # feasible trial, so the sampler learns where the infeasible region is.
 _INFEASIBLE = 1.0
+# Mutations tried from a proposal that is already told or pending before the random fill.
+_WALK = 4
 
 
 @contextlib.contextmanager
@@ -49,13 +54,16 @@ def _quiet() -> Iterator[None]:
     # Optuna logs every tell at INFO and warns that ``group`` is experimental; a searcher is
     # library code, so neither should reach the user's console.
     level = optuna.logging.get_verbosity()
-    optuna.logging.set_verbosity(optuna.logging.WARNING)
+    # Setting the level clears every logger's cache, which cost more than a TPE draw.
+    if level < optuna.logging.WARNING:
+        optuna.logging.set_verbosity(optuna.logging.WARNING)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore", optuna.exceptions.ExperimentalWarning)
             yield
     finally:
-        optuna.logging.set_verbosity(level)
+        if level < optuna.logging.WARNING:
+            optuna.logging.set_verbosity(level)
 
 
 def _distribution(decision: Any) -> BaseDistribution:
@@ -87,6 +95,60 @@ def _reseed(sampler: optuna.samplers.BaseSampler, seed: int) -> None:
             _reseed(value, seed + i)
 
 
+def _samplers(sampler: optuna.samplers.BaseSampler) -> Iterator[optuna.samplers.BaseSampler]:
+    """``sampler`` and the samplers it holds (e.g. the independent fallback)."""
+    yield sampler
+    for value in vars(sampler).values():
+        if isinstance(value, optuna.samplers.BaseSampler):
+            yield from _samplers(value)
+
+
+@contextlib.contextmanager
+def _transient(study: optuna.Study) -> Iterator[None]:
+    """Drop every trial added to ``study`` inside the block when it ends (an ask's draws and
+    the pending trials), with what the sampler and the study cached about them.
+
+    Keeping only told results between asks makes the live study exactly the one a restored
+    searcher rebuilds from its history, so one sampler serves the whole run and a resumed run
+    still asks what the original would have. Optuna's storages cannot delete trials, so this
+    edits the in-memory storage's tables.
+    """
+    storage = study._storage
+    info = storage._studies[study._study_id]
+    length = len(info.trials)
+    samplers = list(_samplers(study.sampler))
+    # Intersection search spaces are incremental: brought up to date on the told trials alone,
+    # they are restored afterwards instead of being recomputed from scratch on every ask.
+    intersections = [v for s in samplers for v in vars(s).values()
+                     if isinstance(v, IntersectionSearchSpace)]  # fmt: skip
+    for space in intersections:
+        space.calculate(study)
+    kept = [dict(vars(space)) for space in intersections]
+    try:
+        yield
+    finally:
+        for trial in info.trials[length:]:
+            del storage._trial_id_to_study_id_and_number[trial._trial_id]
+        del info.trials[length:]
+        storage._max_trial_id = max((t._trial_id for t in info.trials), default=-1)
+        if info.best_trial_id is not None and info.best_trial_id > storage._max_trial_id:
+            info.best_trial_id = None
+            for trial in info.trials:
+                storage._update_cache(trial._trial_id, study._study_id)
+        # A genetic sampler caches each generation's parents in the study's attributes.
+        info.system_attrs.clear()
+        study._thread_local.cached_all_trials = None
+        for space, state in zip(intersections, kept, strict=True):
+            vars(space).update(state)
+        for sampler in samplers:
+            if isinstance(sampler, BaseGASampler):
+                sampler._cached_study_id = None
+            for name, value in vars(sampler).items():
+                if isinstance(value, _GroupDecomposedSearchSpace):
+                    # It re-reads every trial on each call anyway; only its merge is cached.
+                    setattr(sampler, name, _GroupDecomposedSearchSpace(value._include_pruned))
+
+
 def _answer(decision: Any, distribution: BaseDistribution, value: Any) -> Any:
     """Translate an Optuna parameter value into what ``space.draw``'s chooser returns."""
     if isinstance(distribution, CategoricalDistribution):
@@ -99,14 +161,18 @@ def _answer(decision: Any, distribution: BaseDistribution, value: Any) -> Any:
 class _OptunaSearcher(BaseSearcher):
     """Shared ask/tell plumbing; subclasses only choose the sampler."""
 
-    #: Draws per requested architecture before the rest is filled at random: a sampler that
-    #: keeps proposing known architectures has converged there, and every extra trial slows it.
-    draws_per_ask = 8
+    #: Sampler draws per requested architecture. A converged sampler keeps proposing told
+    #: architectures; drawing again until it proposes a new one made an ask up to eight times
+    #: Optuna's own cost per query, so a repeat is answered by a short random walk from it.
+    draws_per_ask = 1
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self._study: optuna.Study | None = None
+        # How many told results the study holds, and how many of them completed.
+        self._synced = self._completed = 0
         self._names: dict[str, str] = {}
+        self._parameters: dict[tuple[str, int], tuple[BaseDistribution, str]] = {}
         # Replayed parameters per architecture: a cache, rebuilt from the space on demand.
         self._params: dict[Architecture, dict[str, tuple[Any, BaseDistribution]] | None] = {}
 
@@ -128,58 +194,54 @@ class _OptunaSearcher(BaseSearcher):
 
     @property
     def study(self) -> optuna.Study:
-        """The in-memory Optuna study of the latest ask (built on first use)."""
+        """The in-memory Optuna study: every told result, in the order told (built on first use,
+        then extended by each later tell)."""
         if self._study is None:
-            self._study = self._rebuild()
+            self._study, self._synced, self._completed = self._new_study(), 0, 0
+        trials = []
+        for record in self._history[self._synced :]:
+            trial = self._frozen(record.arch, record, self._completed)
+            if trial is not None:
+                trials.append(trial)
+                self._completed += record.ok
+        self._synced = len(self._history)
+        if trials:
+            with _quiet():
+                self._study.add_trials(trials)
         return self._study
 
-    def _rebuild(self) -> optuna.Study:
-        """A fresh study and sampler holding the told history (in the order told) and the
-        pending asks as running trials.
-
-        Every ask starts from this, never from the previous ask's study, so the study is a
-        function of what a restored searcher gets back (its state and ``warm_start``): the
-        draws an ask tells at once (known or infeasible architectures) do not outlive it.
-        """
+    def _new_study(self) -> optuna.Study:
         directions = ["maximize" if d == "max" else "minimize" for d in self.objectives.values()]
+        sampler = self._make_sampler(self.seed)
         with _quiet():
-            sampler = self._make_sampler(self.seed)
             study = optuna.create_study(directions=directions, sampler=sampler)
-            self._prepare(study.sampler)
-            trials, done = [], 0
-            for record in self._history:
-                params = self._replay(record.arch)
-                if params is None:
-                    continue
-                ok = record.ok
-                trials.append(optuna.trial.create_trial(
-                    state=TrialState.COMPLETE if ok else TrialState.FAIL,
-                    values=[record.metrics[m] for m in self.objectives] if ok else None,
-                    params={k: v for k, (v, _) in params.items()},
-                    distributions={k: d for k, (_, d) in params.items()},
-                    system_attrs={**({_CONSTRAINT: float(record.violation)}
-                                     if self._constrained else {}),
-                                  **(self._told_attrs(done) if ok else {})},
-                ))
-                done += ok
-            for arch in self._pending:
-                params = self._replay(arch)
-                if params is None:
-                    continue
-                trials.append(optuna.trial.create_trial(
-                    state=TrialState.RUNNING,
-                    params={k: v for k, (v, _) in params.items()},
-                    distributions={k: d for k, (_, d) in params.items()},
-                ))
-            study.add_trials(trials)
+        self._prepare(study.sampler)
         return study
 
-    def _prepare(self, sampler: optuna.samplers.BaseSampler) -> None:
-        """Give a fresh sampler the bounded state carried between asks; default: none."""
-        return None
+    def _frozen(self, arch: Architecture, record: Record | None,
+                completed: int) -> optuna.trial.FrozenTrial | None:
+        """A told result (or, with ``record`` None, a pending ask) as an Optuna trial."""
+        params = self._replay(arch)
+        if params is None:
+            return None
+        ok = record is not None and record.ok
+        attrs = {}
+        if record is not None and self._constrained:
+            attrs[_CONSTRAINT] = float(record.violation)
+        if ok:
+            attrs.update(self._told_attrs(completed))
+        state = (TrialState.RUNNING if record is None
+                 else TrialState.COMPLETE if ok else TrialState.FAIL)
+        return optuna.trial.create_trial(
+            state=state,
+            values=[record.metrics[m] for m in self.objectives] if ok else None,
+            params={k: v for k, (v, _) in params.items()},
+            distributions={k: d for k, (_, d) in params.items()},
+            system_attrs=attrs,
+        )
 
-    def _keep(self, sampler: optuna.samplers.BaseSampler) -> None:
-        """Take the bounded state to carry to the next ask's sampler; default: none."""
+    def _prepare(self, sampler: optuna.samplers.BaseSampler) -> None:
+        """Give a restored searcher's new sampler the bounded state it had; default: none."""
         return None
 
     def _told_attrs(self, index: int) -> dict[str, Any]:
@@ -195,10 +257,18 @@ class _OptunaSearcher(BaseSearcher):
             return path
         return f"{path}~{hashlib.sha256(encoded.encode()).hexdigest()[:8]}"
 
+    def _parameter(self, path: str, decision: Any) -> tuple[BaseDistribution, str]:
+        """The Optuna distribution and parameter name of the decision at ``path``."""
+        # The space keeps its decisions alive, so their ids are stable keys for this cache.
+        key = (path, id(decision))
+        if key not in self._parameters:
+            dist = _distribution(decision)
+            self._parameters[key] = dist, self._name(path, dist)
+        return self._parameters[key]
+
     def _draw(self, trial: optuna.Trial) -> Architecture:
         def chooser(path: str, decision: Any) -> Any:
-            dist = _distribution(decision)
-            name = self._name(path, dist)
+            dist, name = self._parameter(path, decision)
             if isinstance(dist, CategoricalDistribution):
                 value = trial.suggest_categorical(name, dist.choices)
             elif isinstance(dist, IntDistribution):
@@ -210,11 +280,14 @@ class _OptunaSearcher(BaseSearcher):
         return self.space.draw(chooser)
 
     def _suggest(self, n: int) -> list[Architecture]:
-        study = self._study = self._rebuild()
-        _reseed(study.sampler, int(self._rng().integers(2**31)))
+        study = self.study
         known = {r.arch: r for r in self._history}
         chosen: list[Architecture] = []
-        with _quiet():
+        rng = self._rng(2)
+        with _quiet(), _transient(study):
+            pending = [self._frozen(arch, None, 0) for arch in self._pending]
+            study.add_trials([t for t in pending if t is not None])
+            _reseed(study.sampler, int(self._rng().integers(2**31)))
             for _ in range(self.draws_per_ask * n):
                 if len(chosen) >= n:
                     break
@@ -223,13 +296,19 @@ class _OptunaSearcher(BaseSearcher):
                 if arch in known:
                     # Telling the known result right away teaches the sampler about this region.
                     self._finish(trial.number, known[arch])
-                elif arch in self._pending or arch in chosen:
-                    continue
-                elif not self._is_feasible(arch):
+                elif not (arch in self._pending or arch in chosen) and not self._is_feasible(arch):
                     self._tell(trial.number, self._stand_in(), _INFEASIBLE)
-                else:
+                    continue
+                if self._admissible(arch, chosen):
                     chosen.append(arch)
-        self._keep(study.sampler)
+                    continue
+                # The sampler's proposal is known: its nearest new architectures are the next
+                # best guess, and far cheaper than another draw.
+                for _ in range(_WALK):
+                    arch = self.space.mutate(arch, rng)
+                    if self._admissible(arch, chosen):
+                        chosen.append(arch)
+                        break
         return self._random_fill(n, self._rng(1), chosen)
 
     @property
@@ -266,12 +345,9 @@ class _OptunaSearcher(BaseSearcher):
 
         def chooser(path: str, decision: Any) -> Any:
             value = decisions[path]
-            dist = _distribution(decision)
-            if hasattr(decision, "options"):
-                # ``space.decisions`` gives a choice as its option index.
-                params[self._name(path, dist)] = (dist.choices[value], dist)
-                return value
-            params[self._name(path, dist)] = (value, dist)
+            dist, name = self._parameter(path, decision)
+            # ``space.decisions`` gives a choice as its option index.
+            params[name] = (dist.choices[value] if hasattr(decision, "options") else value, dist)
             return value
 
         try:
@@ -286,7 +362,7 @@ class _OptunaSearcher(BaseSearcher):
 
     def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
         self._study = None
-        self._params = {}
+        self._params, self._parameters = {}, {}
         self._names = dict(extra.get("names", {}))
 
 
@@ -338,6 +414,21 @@ class NSGA2Searcher(_OptunaSearcher):
         return {key: index // self.population_size}
 
 
+class _GPSampler(optuna.samplers.GPSampler):
+    """GPSampler that drops a constraint kernel fitted on a search space of another dimension.
+
+    GPSampler checks the cached constraint kernels against the objective's cached kernel, which
+    it has already refitted on the new space by then, so a conditional space whose dimension
+    changed reached the constraint fit with a kernel of the old one (an IndexError).
+    """
+
+    def _get_constraints_acqf_args(self, constraint_vals, internal_search_space, *args):
+        cache = self._constraints_gprs_cache_list
+        if cache and len(cache[0].inverse_squared_lengthscales) != internal_search_space.dim:
+            self._constraints_gprs_cache_list = None
+        return super()._get_constraints_acqf_args(constraint_vals, internal_search_space, *args)
+
+
 @register_searcher("gp")
 class GPSearcher(_OptunaSearcher):
     """Optuna's Gaussian-process sampler (log expected improvement; for several objectives,
@@ -351,38 +442,32 @@ class GPSearcher(_OptunaSearcher):
         **kwargs: see :class:`BaseSearcher`.
     """
 
-    # Each draw fits the Gaussian process and optimises the acquisition (0.1-0.5 s at 100
-    # results): once the sampler has converged it re-proposes known architectures, and eight
-    # draws per architecture made a 150-query run 10x slower than Optuna's own loop. One draw
-    # leaves no second chance after a repeat, and a restored searcher's first such repeat hit
-    # GPSampler's stale constraint kernel; two keep the cost within 1.4x.
-    draws_per_ask = 2
-
     def __init__(self, *, n_startup_trials: int = 10, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.n_startup_trials = n_startup_trials
-        # The kernel parameters of the latest fit, the starting point of the next one.
+        # The kernel parameters a restored searcher starts its first fit from.
         self._kernels: dict[str, Any] = {}
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         with _quiet():
-            return optuna.samplers.GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
+            return _GPSampler(seed=seed, n_startup_trials=self.n_startup_trials)
 
     _CACHES = ("_gprs_cache_list", "_constraints_gprs_cache_list")
 
-    def _keep(self, sampler: optuna.samplers.BaseSampler) -> None:
-        self._kernels = {
-            name: None if getattr(sampler, name) is None else [
-                {"inverse_squared_lengthscales": g.inverse_squared_lengthscales.tolist(),
-                 "kernel_scale": float(g.kernel_scale), "noise_var": float(g.noise_var)}
-                for g in getattr(sampler, name)
-            ]
-            for name in self._CACHES
-        }  # fmt: skip
-
     def _extra_state(self) -> dict[str, Any]:
         # One kernel per objective and constraint, of the space's dimension: bounded.
-        return {**super()._extra_state(), "kernels": self._kernels}
+        kernels = self._kernels
+        if self._study is not None:
+            sampler = self._study.sampler
+            kernels = {
+                name: None if getattr(sampler, name) is None else [
+                    {"inverse_squared_lengthscales": g.inverse_squared_lengthscales.tolist(),
+                     "kernel_scale": float(g.kernel_scale), "noise_var": float(g.noise_var)}
+                    for g in getattr(sampler, name)
+                ]
+                for name in self._CACHES
+            }  # fmt: skip
+        return {**super()._extra_state(), "kernels": kernels}
 
     def _load_extra_state(self, extra: Mapping[str, Any], told: int) -> None:
         super()._load_extra_state(extra, told)

@@ -211,15 +211,31 @@ def test_gp_fits_once_per_proposal_even_when_it_keeps_proposing_told_architectur
     # Each sampler draw is a Gaussian-process fit and acquisition search; retrying draws that land
     # on told architectures made one ask cost tens of CPU seconds once the GP had converged.
     searcher = build("gp", feasible=feasible)
+    sampler = searcher.study.sampler
+    fits = []
+    fit = sampler.sample_relative
+    sampler.sample_relative = lambda *args: fits.append(1) or fit(*args)
     asked = 0
     for _ in range(8):
         batch = searcher.ask(4)
         asked += 4
         for arch in batch:
             searcher.tell(arch, {"accuracy": score(arch)})
-    # At most one sampler trial per proposal plus one added trial per random fill (89 trials
-    # here when each proposal could retry eight draws).
-    assert len(searcher.study.trials) <= 2 * asked
+    assert searcher.study.sampler is sampler, "the sampler is kept for the whole run"
+    # At most two draws per proposal (eight each made 89 draws here).
+    assert 0 < len(fits) <= 2 * asked
+
+
+def test_the_study_between_asks_is_the_one_a_restore_rebuilds() -> None:
+    # Draws an ask tells at once (told or infeasible architectures) and pending trials leave the
+    # live study when the ask ends, so it holds the told results in told order, as a rebuild does.
+    original = build("tpe", seed=2, feasible=feasible)
+    drive(original, 5)
+    restored = restore("tpe", original, seed=2, feasible=feasible)
+    live, rebuilt = original.study.trials, restored.study.trials
+    assert len(live) == len(original.history)
+    assert [(t.number, t.state, t.values, t.params, t.system_attrs) for t in live] == [
+        (t.number, t.state, t.values, t.params, t.system_attrs) for t in rebuilt]
 
 
 @pytest.mark.parametrize("name", sorted(EXCLUDED))
