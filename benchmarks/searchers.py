@@ -316,6 +316,39 @@ def wins(runs: list[dict], problems: list[str], mine: str, rivals: list[str]) ->
     return "\n".join(lines)
 
 
+def parity(runs: list[dict], problems: list[str], ours: str, theirs: str) -> str:
+    """``ours`` against the same Optuna sampler used directly: per problem and budget, the
+    one-sided Mann-Whitney p-value that ours has the larger regret over the seeds ("worse" below
+    0.05), and the ratio of CPU time per query."""
+    from scipy.stats import mannwhitneyu
+
+    lines = [f"\n{ours} against {theirs}: p that {ours}'s regret is larger (Mann-Whitney, "
+             "over seeds; WORSE if < 0.05), and CPU per query ours/theirs"]
+    worse, ratios = 0, []
+    for problem in problems:
+        def of(name, problem=problem):
+            return [r for r in runs if r["problem"] == problem and r["searcher"] == name]
+
+        a, b = of(ours), of(theirs)
+        if not a or not b:
+            continue
+        cells = []
+        for budget in BUDGETS:
+            x = [r["regret"][str(budget)] for r in a if str(budget) in r["regret"]]
+            y = [r["regret"][str(budget)] for r in b if str(budget) in r["regret"]]
+            p = mannwhitneyu(x, y, alternative="greater").pvalue if x and y else math.nan
+            worse += p < 0.05
+            cells.append(f"@{budget} p={p:.2f}{' WORSE' if p < 0.05 else ''}")
+        ratio = np.mean([r["cpu_per_query"] for r in a]) / np.mean(
+            [r["cpu_per_query"] for r in b])
+        ratios.append(ratio)
+        lines.append(f"{problem:>28}: " + "; ".join(cells) + f"; cpu {ratio:.2f}x")
+    if ratios:
+        lines.append(f"{'':>28}  {worse} significantly worse cells; cpu ratio median "
+                     f"{np.median(ratios):.2f}x (range {min(ratios):.2f}-{max(ratios):.2f})")
+    return "\n".join(lines)
+
+
 # Timing.
 
 
@@ -423,6 +456,9 @@ def main() -> None:
                         with args.log.open("a") as f:
                             f.write(json.dumps(run) + "\n")
     print(table(runs, args.problems, args.searchers))
+    for ours, theirs in (("tpe", "optuna-tpe"), ("nsga2", "optuna-nsga2"), ("gp", "optuna-gp")):
+        if ours in args.searchers and theirs in args.searchers:
+            print(parity(runs, args.problems, ours, theirs))
     if "boshnas" in args.searchers:
         rivals = [s for s in ("optuna-tpe", "optuna-gp") if s in args.searchers]
         if rivals:

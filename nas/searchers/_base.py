@@ -332,6 +332,8 @@ class BaseSearcher(ABC):
         self, n: int, rng: np.random.Generator, chosen: list[Architecture]
     ) -> list[Architecture]:
         """Append uniformly random admissible architectures to ``chosen`` until it holds ``n``."""
+        if len(chosen) >= n:
+            return chosen
         # A set beside the list: the runner asks for thousands at once in cheap studies.
         seen = set(chosen)
         everything = self._all_architectures()
