@@ -211,6 +211,7 @@ def _run_on_ray(db: Any, ledger: Ledger, study: Study, storage: str, workers: in
         with _deferred_interrupts():
             started_ray = _start_ray(address, math.ceil(workers * study.cpus) or 1, quiet)
             if started_ray and address is None:
+                _stop_autoscaler()
                 # A local Ray dies with its driver, even one killed by SIGKILL.
                 watchdog = _watchdog.start(ray._private.worker.global_worker.node.session_name)
         _refuse_sqlite_on_cluster(storage)
@@ -242,6 +243,18 @@ def _start_ray(address: str | None, cpus: int, quiet: bool) -> bool:
     else:
         ray.init(address=address, **options)
     return True
+
+
+def _stop_autoscaler() -> None:
+    """Stop the autoscaler monitor of the local Ray this run started: a local Ray of fixed size
+    has nothing to scale, and the monitor took CPU from the first trials while it started and a
+    second of every shutdown (Ray's grace period for SIGTERM, which it outlasts);
+    ``ray.shutdown`` skips a process that is already gone.
+    """
+    node = ray._private.worker.global_worker.node
+    for info in node.all_processes.get(ray._private.ray_constants.PROCESS_TYPE_MONITOR, []):
+        info.process.kill()
+        info.process.wait()
 
 
 def _refuse_sqlite_on_cluster(url: str) -> None:

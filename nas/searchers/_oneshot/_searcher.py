@@ -43,8 +43,9 @@ class OneShotSearcher(BaseSearcher):
     latency) do not enter the ranking. Candidates rejected by ``feasible`` are never scored nor
     kept. Told standalone results are recorded (history) but do not reorder the list.
 
-    State: the JSON state holds the seed, the asked/told history (base class) and every scored
-    candidate with its inherited metrics; the supernet's weights are not stored. A restored
+    State: the JSON state holds the seed, the pending asks (base class) and the scored candidates
+    that can still matter (the best ``population`` and those not told yet) with their inherited
+    metrics; the supernet's weights are not stored. A restored
     searcher therefore hands out the same ranked list without retraining; only when it must
     evolve past that list does it retrain the supernet, which is seeded and gives the same
     weights on the same machine and torch version (CPU, one thread).
@@ -157,7 +158,8 @@ class OneShotSearcher(BaseSearcher):
             for parent in parents:
                 for _ in range(ATTEMPTS_PER_ASK // 8):
                     child = self.space.mutate(parent, rng)
-                    if child not in self._scored and self._is_feasible(child):
+                    new = child not in self._scored and child not in self._told
+                    if new and self._is_feasible(child):
                         self._score(child)
                         break
 
@@ -179,7 +181,16 @@ class OneShotSearcher(BaseSearcher):
         if len(chosen) < n:
             self._evolve(self._rng(), 1)
             chosen = self._take(n, chosen)
+        self._forget_told()
         return self._random_fill(n, self._rng(1), chosen) if len(chosen) < n else chosen
+
+    def _forget_told(self) -> None:
+        """Keep the scored candidates that can still matter: the best ``population`` (the
+        parents of a later generation) and those not told yet. Told ones are never handed out
+        again, so the state is bounded by the search, not by the size of the study."""
+        ranked = self._ranked()
+        keep = set(ranked[: self.population]) | {a for a in ranked if a not in self._told}
+        self._scored = {a: m for a, m in self._scored.items() if a in keep}
 
     def _take(self, n: int, chosen: list[Architecture]) -> list[Architecture]:
         for arch in self._ranked():

@@ -143,6 +143,19 @@ def test_state_round_trip_continues_without_retraining() -> None:
     assert [a.id for a in restored.ask(8)] == [a.id for a in original.ask(8)]
 
 
+def test_checkpoint_keeps_the_best_and_the_untold_only() -> None:
+    # Each exhausted ranked list evolves one more generation; told candidates outside the best
+    # would otherwise pile up in the checkpoint with every trial of the study.
+    searcher = build()
+    sizes = []
+    for _ in range(8):
+        for arch in searcher.ask(4):
+            searcher.tell(arch, {"accuracy": 0.5})
+        sizes.append(len(searcher.state_dict()["extra"]["scored"]))
+    assert len(searcher.history) == 32
+    assert max(sizes) <= OPTIONS["population"] * (2 + OPTIONS["generations"]), sizes
+
+
 def test_asks_are_distinct_feasible_and_follow_the_ranking() -> None:
     searcher = build(feasible=feasible)
     space, seen = searcher.space, set()
