@@ -90,19 +90,18 @@ def _deferred_interrupts() -> Iterator[None]:
 
     signals = {signal.SIGINT, signal.SIGTERM}
     previous = {sig: signal.signal(sig, hold) for sig in signals}
-    # ray.init installs its own SIGTERM handler (sys.exit(15)) early on: blocked signals wait
-    # for our handlers to be back, and one that still reaches Ray's handler is taken as held.
-    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    # ray.init installs its own SIGTERM handler (sys.exit(15)); it is kept out here, so ours
+    # stays. Blocking the signals instead handed the blocked mask on to every process Ray
+    # started, which then ignored SIGTERM and each outlasted the one-second grace of shutdown.
+    utils = ray._private.utils
+    install = utils.set_sigterm_handler
+    utils.set_sigterm_handler = lambda handler: None
     try:
         yield
-    except SystemExit as exc:
-        if exc.code != signal.SIGTERM:
-            raise
-        caught.append(signal.SIGTERM)
     finally:
+        utils.set_sigterm_handler = install
         for sig, handler in previous.items():
             signal.signal(sig, handler)
-        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     if caught:
         raise KeyboardInterrupt
 
