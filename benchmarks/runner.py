@@ -121,9 +121,10 @@ def main() -> None:
         folder = Path(tmp)
         wall, note = time_nas(folder)
         rows = [("nas.run (plain Ray tasks)", wall)]
+        # Before Tune: its processes still wind down for a while after its shutdown.
+        seconds, stored, steady = time_hardware_only(folder, args.hardware_trials)
         if not args.skip_tune:
             rows.append(("Ray Tune Tuner", time_tune(folder)))
-        seconds, stored, steady = time_hardware_only(folder, args.hardware_trials)
     print(f"\n{TRIALS} trials x {SLEEP_S:g} s on {WORKERS} workers, ideal {ideal:.0f} s "
           "(wall time includes Ray start-up)")
     print(f"{'runner':<28}{'wall s':>9}{'overhead':>10}{'target':>9}")

@@ -116,7 +116,7 @@ class Ledger:
         """New RUNNING trials for the architectures no driver has taken, within the budget."""
         by_id = {a.id: a for a in archs}
         taken = self.call(lambda: self.db.start_trials(
-            self.study, [(a.id, a.to_json()) for a in archs], worker=self.me, node=self.node,
+            self.study, archs, worker=self.me, node=self.node,
             searcher=self.searcher, budget=self.budget))
         return [(tid, by_id[arch_id]) for arch_id, tid in taken.items()]
 

@@ -449,7 +449,7 @@ class _Driver:
         """Queue the study's initial architectures that it has not seen yet (once per study)."""
         new = [a for a in self.study.initial if a.id not in known]
         if new:
-            self.db.add_trials(self.study.name, [(a.id, a.to_json()) for a in new],
+            self.db.add_trials(self.study.name, new,
                                searcher="initial")
 
     def _need(self) -> int:

@@ -76,6 +76,15 @@ def _canonical(arch_json: str | Mapping[str, Any]) -> str:
     return json.dumps(arch_json, sort_keys=True, separators=(",", ":"))
 
 
+def _row(arch: Any) -> tuple[str, str]:
+    """``(arch_id, canonical JSON)`` of an architecture: an object with ``id`` and
+    ``to_json()`` (a ``space.Architecture``), or such a pair already."""
+    if hasattr(arch, "to_json") and hasattr(arch, "id"):
+        return arch.id, arch.to_json()
+    arch_id, js = arch
+    return arch_id, _canonical(js)
+
+
 @dataclasses.dataclass(frozen=True)
 class TrialOutcome:
     """How a RUNNING trial ended, for :meth:`Database.finish_trials`.
@@ -288,7 +297,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
     def add_trials(
         self,
         study: str,
-        archs: Iterable[tuple[str, str | Mapping[str, Any]]],
+        archs: Iterable[Any],
         *,
         searcher: str | None = None,
         state: str = "QUEUED",
@@ -297,7 +306,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
 
         Args:
             study: study name.
-            archs: ``(arch_id, canonical_json)`` pairs.
+            archs: ``space.Architecture`` objects (or ``(arch_id, canonical_json)`` pairs).
             searcher: name recorded on each trial.
             state: ``"QUEUED"``, or ``"RUNNING"`` for trials the caller runs right away.
 
@@ -310,14 +319,14 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
                 f"New trials must be QUEUED or RUNNING; got {state!r}. Store finished results "
                 f"with add_results()."
             )
-        rows = [(arch_id, _canonical(js)) for arch_id, js in archs]
+        rows = [_row(a) for a in archs]
         return list(self._insert_trials(study, rows, searcher=searcher, state=state,
                                         metrics=None).values())
 
     def add_results(
         self,
         study: str,
-        results: Iterable[tuple[str, str | Mapping[str, Any], Mapping[str, float]]],
+        results: Iterable[tuple[Any, Mapping[str, float]]],
         *,
         searcher: str | None = None,
     ) -> list[int]:
@@ -325,15 +334,16 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
 
         Args:
             study: study name.
-            results: ``(arch_id, canonical_json, metrics)`` triples.
+            results: ``(architecture, metrics)`` pairs (an architecture as for
+                :meth:`add_trials`), or ``(arch_id, canonical_json, metrics)`` triples.
             searcher: name recorded on each trial.
 
         Returns:
             The new trials' ids; an architecture already in the study is skipped.
         """
         rows, metrics = [], []
-        for arch_id, js, values in results:
-            rows.append((arch_id, _canonical(js)))
+        for *arch, values in results:
+            rows.append(_row(arch[0] if len(arch) == 1 else arch))
             metrics.append(_validate.metrics(values))
         return list(self._insert_trials(
             study, rows, searcher=searcher, state="COMPLETE", metrics=metrics
@@ -342,7 +352,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
     def start_trials(
         self,
         study: str,
-        archs: Iterable[tuple[str, str | Mapping[str, Any]]],
+        archs: Iterable[Any],
         *,
         worker: str,
         node: str,
@@ -357,7 +367,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
 
         Args:
             study: study name.
-            archs: ``(arch_id, canonical_json)`` pairs.
+            archs: architectures, as for :meth:`add_trials`.
             worker: the claiming driver; it renews the trials' lease (:meth:`renew_leases`).
             node: its host.
             searcher: name recorded on each trial.
@@ -368,7 +378,7 @@ class Database(ResourceMixin, ReadMixin, ColumnsMixin, ManageMixin):
             arch_id -> new trial id, for the architectures taken, in input order; one already
             in the study (in any state) or beyond the budget is absent.
         """
-        rows = [(arch_id, _canonical(js)) for arch_id, js in archs]
+        rows = [_row(a) for a in archs]
         return self._insert_trials(study, rows, searcher=searcher, state="RUNNING",
                                    metrics=None, worker=worker, node=node, budget=budget)
 

@@ -10,6 +10,7 @@ from sqlalchemy import create_engine
 from sqlalchemy import text
 
 import storage
+from space import Architecture
 from tests.storage_tests.conftest import OBJECTIVES
 from tests.storage_tests.conftest import arch
 
@@ -31,6 +32,19 @@ def test_trials_are_numbered_per_study_and_keep_their_architecture(
     assert (trial.state, trial.searcher, trial.retries) == ("QUEUED", "random", 0)
     assert db.architecture(arch(1)[0]) == {"e0": 1, "width": 1}
     assert db.architecture_json(arch(1)[0]) == arch(1)[1]
+
+
+def test_architecture_objects_are_taken_as_they_are(db: storage.Database, study: str) -> None:
+    # Callers hand over space.Architecture values; storage reads their id and canonical JSON.
+    a, b, c = (Architecture({"width": w, "e0": 0}) for w in (8, 16, 32))
+    queued = db.add_trials(study, [a])
+    started = db.start_trials(study, [a, b], worker="w", node="n")
+    (done,) = db.add_results(study, [(c, {"accuracy": 0.5})])
+    assert list(started) == [b.id]
+    assert [db.trial(i).arch_id for i in queued + list(started.values()) + [done]] == [
+        a.id, b.id, c.id]
+    assert db.architecture_json(c.id) == c.to_json()
+    assert db.trial(done).metrics == {"accuracy": 0.5}
 
 
 def test_claims_go_in_number_order_and_end_with_none(db: storage.Database, study: str) -> None:
