@@ -266,24 +266,30 @@ study = nas.Study(name="resumable", space=Space({"a": choice(*range(20)),
 
 
 @pytest.mark.slow
-def test_driver_killed_and_resumed(tmp_path):
+def test_a_driver_killed_three_times_and_resumed_each_time_ends_exact(tmp_path):
     command, url = _driver_command(tmp_path)
-    # Its own session, so the Ray processes it started go down with it.
-    driver = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
-    try:
-        _wait_for_three(tmp_path, driver)
-    finally:
-        os.killpg(driver.pid, signal.SIGKILL)
-        driver.wait()
-    before = {t.id: t for t in storage.connect(url).trials("resumable", "COMPLETE")}
-    assert states(url, "resumable").get("RUNNING", 0) > 0
+    kept: dict[int, storage.TrialRecord] = {}
+    for kill, complete in enumerate((2, 4, 6)):
+        # Its own session, so the Ray processes it started go down with it.
+        driver = subprocess.Popen(command + (["--resume"] if kill else []), cwd=tmp_path,
+                                  start_new_session=True)
+        try:
+            _wait_for(tmp_path, driver, complete)
+        finally:
+            os.killpg(driver.pid, signal.SIGKILL)
+            driver.wait()
+        finished = {t.id: t for t in storage.connect(url).trials("resumable", "COMPLETE")}
+        # A kill never loses nor changes a finished trial.
+        assert all(finished.get(i) == t for i, t in kept.items())
+        kept = finished
+        assert states(url, "resumable").get("RUNNING", 0) > 0
 
     done = subprocess.run(command + ["--resume"], cwd=tmp_path, timeout=120)
     assert done.returncode == 0
     trials = storage.connect(url).trials("resumable")
     assert [t.state for t in trials] == ["COMPLETE"] * 10
     assert len({t.arch_id for t in trials}) == len({t.number for t in trials}) == 10
-    assert all(t == before[t.id] for t in trials if t.id in before)
+    assert all(t == kept[t.id] for t in trials if t.id in kept)
 
 
 def _driver_command(tmp_path: Path, *extra: str) -> tuple[list[str], str]:
@@ -295,9 +301,9 @@ def _driver_command(tmp_path: Path, *extra: str) -> tuple[list[str], str]:
             "run", str(spec), "--storage", url, "--quiet", *extra], url
 
 
-def _wait_for_three(tmp_path: Path, driver: subprocess.Popen) -> None:
+def _wait_for(tmp_path: Path, driver: subprocess.Popen, complete: int) -> None:
     deadline = time.monotonic() + 90
-    while _complete(tmp_path / "studies.db") < 3:
+    while _complete(tmp_path / "studies.db") < complete:
         assert time.monotonic() < deadline and driver.poll() is None
         time.sleep(0.2)
 
@@ -351,7 +357,7 @@ def test_a_second_driver_shares_the_budget(tmp_path):
     first = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
     second = None
     try:
-        _wait_for_three(tmp_path, first)
+        _wait_for(tmp_path, first, 3)
         # Trials wait until the second driver, however slow its Ray start, runs one too.
         (tmp_path / "hold").touch()
         second = subprocess.Popen(command, cwd=tmp_path, start_new_session=True)
