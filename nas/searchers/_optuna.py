@@ -15,6 +15,7 @@ values, which TPE and NSGA-II rank after every feasible trial.
 from __future__ import annotations
 
 import contextlib
+import copy
 import hashlib
 import json
 import logging
@@ -141,20 +142,28 @@ def _transient(study: optuna.Study) -> Iterator[None]:
 
     Keeping only told results between asks makes the live study exactly the one a restored
     searcher rebuilds from its history, so one sampler serves the whole run and a resumed run
-    still asks what the original would have. Optuna's storages cannot delete trials, so this
-    edits the in-memory storage's tables.
+    still asks what the original would have. (The study's own attributes, where NSGA-II caches
+    each generation's parents, are computed from told results alone: see
+    ``NSGA2Searcher.inform``.) Optuna's storages cannot delete trials, so this edits the
+    in-memory storage's tables.
     """
     storage = study._storage
     info = storage._studies[study._study_id]
     length = len(info.trials)
     samplers = list(_samplers(study.sampler))
-    # Intersection search spaces are incremental: brought up to date on the told trials alone,
-    # they are restored afterwards instead of being recomputed from scratch on every ask.
-    intersections = [v for s in samplers for v in vars(s).values()
-                     if isinstance(v, IntersectionSearchSpace)]  # fmt: skip
-    for space in intersections:
-        space.calculate(study)
-    kept = [dict(vars(space)) for space in intersections]
+    # Incremental caches over the trials (intersection search spaces, a genetic sampler's
+    # generations) are brought up to date on the told trials alone and restored afterwards,
+    # instead of being recomputed from scratch on every ask.
+    caches: list[tuple[Any, tuple[str, ...]]] = []
+    for sampler in samplers:
+        if isinstance(sampler, BaseGASampler):
+            sampler._sync_generation_cache(study)
+            caches.append((sampler, tuple(k for k in vars(sampler) if k.startswith("_cached_"))))
+        for value in vars(sampler).values():
+            if isinstance(value, IntersectionSearchSpace):
+                value.calculate(study)
+                caches.append((value, tuple(vars(value))))
+    kept = [{k: copy.copy(getattr(obj, k)) for k in names} for obj, names in caches]
     try:
         yield
     finally:
@@ -166,14 +175,10 @@ def _transient(study: optuna.Study) -> Iterator[None]:
             info.best_trial_id = None
             for trial in info.trials:
                 storage._update_cache(trial._trial_id, study._study_id)
-        # A genetic sampler caches each generation's parents in the study's attributes.
-        info.system_attrs.clear()
         study._thread_local.cached_all_trials = None
-        for space, state in zip(intersections, kept, strict=True):
-            vars(space).update(state)
+        for (obj, _), state in zip(caches, kept, strict=True):
+            vars(obj).update(state)
         for sampler in samplers:
-            if isinstance(sampler, BaseGASampler):
-                sampler._cached_study_id = None
             for name, value in vars(sampler).items():
                 if isinstance(value, _GroupDecomposedSearchSpace):
                     # It re-reads every trial on each call anyway; only its merge is cached.
@@ -196,6 +201,9 @@ class _OptunaSearcher(BaseSearcher):
     #: architectures; drawing again until it proposes a new one made an ask up to eight times
     #: Optuna's own cost per query, so a repeat is answered by a short random walk from it.
     draws_per_ask = 1
+    #: Whether a draw that repeats a told architecture or breaks ``feasible`` is told back to the
+    #: sampler for the rest of the ask (it teaches TPE and the GP about that region).
+    inform = True
 
     def __init__(self, **kwargs: Any) -> None:
         super().__init__(**kwargs)
@@ -324,10 +332,11 @@ class _OptunaSearcher(BaseSearcher):
                 trial = study.ask()
                 arch = self._draw(trial)
                 if arch in known:
-                    # Telling the known result right away teaches the sampler about this region.
-                    self._finish(trial.number, known[arch])
+                    if self.inform:
+                        self._finish(trial.number, known[arch])
                 elif not (arch in self._pending or arch in chosen) and not self._is_feasible(arch):
-                    self._tell(trial.number, self._stand_in(), _INFEASIBLE)
+                    if self.inform:
+                        self._tell(trial.number, self._stand_in(), _INFEASIBLE)
                     continue
                 if self._admissible(arch, chosen):
                     chosen.append(arch)
@@ -433,6 +442,11 @@ class NSGA2Searcher(_OptunaSearcher):
     def __init__(self, *, population_size: int = 20, **kwargs: Any) -> None:
         super().__init__(**kwargs)
         self.population_size = population_size
+
+    # A generation is bred from parents fixed when it starts, so a told-back draw teaches it
+    # nothing; left unfinished, draws never join a generation, and the parents the sampler caches
+    # in the study stay a function of the told results alone (what a restored study rebuilds).
+    inform = False
 
     def _make_sampler(self, seed: int) -> optuna.samplers.BaseSampler:
         return optuna.samplers.NSGAIISampler(seed=seed, population_size=self.population_size)
