@@ -449,8 +449,7 @@ class _Driver:
         """Queue the study's initial architectures that it has not seen yet (once per study)."""
         new = [a for a in self.study.initial if a.id not in known]
         if new:
-            self.db.add_trials(self.study.name, new,
-                               searcher="initial")
+            self.db.add_trials(self.study.name, new, searcher="initial")
 
     def _need(self) -> int:
         # Read from the database, so that every driver of the study counts against the budget;

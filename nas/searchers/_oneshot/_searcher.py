@@ -45,10 +45,10 @@ class OneShotSearcher(BaseSearcher):
 
     State: the JSON state holds the seed, the pending asks (base class) and the scored candidates
     that can still matter (the best ``population`` and those not told yet) with their inherited
-    metrics; the supernet's weights are not stored. A restored
-    searcher therefore hands out the same ranked list without retraining; only when it must
-    evolve past that list does it retrain the supernet, which is seeded and gives the same
-    weights on the same machine and torch version (CPU, one thread).
+    metrics; the supernet's weights are not stored. A restored searcher therefore hands out the
+    same ranked list without retraining; only when it must evolve past that list does it retrain
+    the supernet, which is seeded and gives the same weights on the same machine and torch
+    version (CPU, one thread).
 
     Supported spaces: transformer spaces (``space.transformer``) with one input kind, whose layers
     may vary in width, heads, head_dim, FFN widths, depth, mixer type, activation, norm,
@@ -208,7 +208,7 @@ class OneShotSearcher(BaseSearcher):
 
     @property
     def scores(self) -> dict[Architecture, dict[str, float]]:
-        """Inherited-weight metrics of every scored subnet, best first."""
+        """Inherited-weight metrics of the scored subnets kept (see State above), best first."""
         return {a: dict(self._scored[a]) for a in self._ranked()}
 
     # State.
