@@ -90,18 +90,36 @@ def _deferred_interrupts() -> Iterator[None]:
 
     signals = {signal.SIGINT, signal.SIGTERM}
     previous = {sig: signal.signal(sig, hold) for sig in signals}
-    # ray.init installs its own SIGTERM handler (sys.exit(15)); it is kept out here, so ours
-    # stays. Blocking the signals instead handed the blocked mask on to every process Ray
-    # started, which then ignored SIGTERM and each outlasted the one-second grace of shutdown.
-    utils = ray._private.utils
-    install = utils.set_sigterm_handler
-    utils.set_sigterm_handler = lambda handler: None
+    # ray.init installs its own SIGTERM handler (sys.exit(15)) early on: blocked signals wait
+    # for our handlers to be back, and one that still reaches Ray's handler is taken as held.
+    signal.pthread_sigmask(signal.SIG_BLOCK, signals)
+    # Ray's processes would inherit that mask: each then ignored shutdown's SIGTERM until the
+    # SIGKILL a second later (4-5 s of every run), so they start with SIGTERM unblocked again
+    # (before Ray's own preexec_fn, which blocks SIGINT in them as usual).
+    services = ray._private.services
+    popen = services.ConsolePopen
+
+    class UnblockedPopen(popen):  # type: ignore[misc, valid-type]
+        def __init__(self, *args: Any, preexec_fn: Any = None, **kwargs: Any) -> None:
+            def child() -> None:
+                signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGTERM})
+                if preexec_fn is not None:
+                    preexec_fn()
+
+            super().__init__(*args, preexec_fn=child, **kwargs)
+
+    services.ConsolePopen = UnblockedPopen
     try:
         yield
+    except SystemExit as exc:
+        if exc.code != signal.SIGTERM:
+            raise
+        caught.append(signal.SIGTERM)
     finally:
-        utils.set_sigterm_handler = install
+        services.ConsolePopen = popen
         for sig, handler in previous.items():
             signal.signal(sig, handler)
+        signal.pthread_sigmask(signal.SIG_UNBLOCK, signals)
     if caught:
         raise KeyboardInterrupt
 
