@@ -9,9 +9,12 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
+import threading
 import traceback
 from collections.abc import Sequence
+from typing import Any
 
 from nas._cli import _commands
 from nas._cli._parser import Parser
@@ -82,7 +85,16 @@ def _one_line(exc: BaseException) -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
     args = parse(_parser(), None if argv is None else list(argv))
-    name = f"nas {args.command}"
+    status = _dispatch(args, f"nas {args.command}")
+    if argv is None and threading.current_thread() is threading.main_thread():
+        # The command is done and has said so: a Ctrl-C or SIGTERM while the interpreter
+        # exits would otherwise kill it by the signal, exit -2 with nothing printed.
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            signal.signal(sig, signal.SIG_IGN)
+    return status
+
+
+def _dispatch(args: Any, name: str) -> int:
     try:
         return int(args.handler(args) or 0)
     except KeyboardInterrupt:
