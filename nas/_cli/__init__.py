@@ -9,9 +9,7 @@ from __future__ import annotations
 
 import argparse
 import os
-import signal
 import sys
-import threading
 import traceback
 from collections.abc import Sequence
 from typing import Any
@@ -19,6 +17,8 @@ from typing import Any
 from nas._cli import _commands
 from nas._cli._parser import Parser
 from nas._cli._parser import parse
+from nas._cli._signals import ignore_interrupts
+from nas._cli._signals import restore_interrupts
 
 DEFAULT_STORAGE = "sqlite:///studies.db"
 # Exceptions that mean the user asked for something that cannot be done (or the environment
@@ -86,11 +86,10 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the ``nas`` console script; returns the exit status."""
     args = parse(_parser(), None if argv is None else list(argv))
     status = _dispatch(args, f"nas {args.command}")
-    if argv is None and threading.current_thread() is threading.main_thread():
-        # The command is done and has said so: a Ctrl-C or SIGTERM while the interpreter
-        # exits would otherwise kill it by the signal, exit -2 with nothing printed.
-        for sig in (signal.SIGINT, signal.SIGTERM):
-            signal.signal(sig, signal.SIG_IGN)
+    if argv is None:
+        ignore_interrupts()
+    else:
+        restore_interrupts()
     return status
 
 

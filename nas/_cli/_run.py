@@ -14,6 +14,7 @@ from typing import TYPE_CHECKING
 from typing import Any
 
 from nas._cli._parser import positive_int
+from nas._cli._signals import ignore_interrupts
 from nas._errors import UserError
 
 if TYPE_CHECKING:
@@ -92,6 +93,8 @@ def _run_study(args: argparse.Namespace) -> int:
         if dashboard is not None:
             dashboard.terminate()
             dashboard.wait(10)
+    # Every result is stored: an interrupt now would only cut the report short.
+    ignore_interrupts()
     if args.json:
         print(json.dumps({"study": result.study, "complete": result.complete,
                           "failed": result.failed, "pruned": result.pruned,
