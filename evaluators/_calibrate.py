@@ -9,12 +9,9 @@ from typing import Any
 
 import numpy as np
 import torch
-from scipy.optimize import nnls
-from scipy.stats import spearmanr
 
 import kernels
 import space
-import storage as storage_pkg
 from evaluators._errors import NotCalibratedError
 from evaluators._kernel_model import KernelLatencyModel
 from evaluators._latency import LatencyModel
@@ -90,6 +87,10 @@ def fit_residual(features: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
     """Non-negative weights of ``FEATURE_NAMES`` minimising relative error."""
     scale = np.abs(features).max(axis=0)
     scale[scale == 0] = 1.0
+    # Imported on use: the Ray workers of a cost-model study load this package for every run,
+    # and scipy and SQLAlchemy would add a second to each worker's start.
+    from scipy.optimize import nnls
+
     w, _ = nnls((features / scale) / measured_ms[:, None], np.ones_like(measured_ms))
     return w / scale
 
@@ -97,6 +98,8 @@ def fit_residual(features: np.ndarray, measured_ms: np.ndarray) -> np.ndarray:
 def accuracy(pred: np.ndarray, measured: np.ndarray) -> dict[str, float]:
     """MAPE (%), share within ±10 % (%), Spearman rank correlation."""
     rel = pred / measured - 1
+    from scipy.stats import spearmanr
+
     rho = spearmanr(pred, measured).statistic if len(pred) > 2 else float("nan")
     return {"mape": float(100 * np.abs(rel).mean()),
             "within_10": float(100 * (np.abs(rel) <= 0.1).mean()),
@@ -148,6 +151,8 @@ def calibrate(
     Raises:
         NotCalibratedError: the device has no kernel profiles (run ``nas profile``).
     """
+    import storage as storage_pkg
+
     db = storage_pkg.connect(storage)
     threads = torch.get_num_threads()
     try:

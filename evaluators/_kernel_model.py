@@ -16,7 +16,6 @@ from collections.abc import Mapping
 from typing import Any
 
 import numpy as np
-from scipy.optimize import nnls
 
 import space
 from evaluators._errors import EvaluatorError
@@ -117,6 +116,10 @@ class OpLatencyModel:
         # Relative error: divide each row by its target so small kernels count as much as big.
         scale = x.max(axis=0)
         scale[scale == 0] = 1.0
+        # Imported on use: the Ray workers of a cost-model study load this package for every run,
+        # and scipy and SQLAlchemy would add a second to each worker's start.
+        from scipy.optimize import nnls
+
         coef, _ = nnls((x / scale) / y[:, None], np.ones_like(y))
         coef = coef / scale
         fitted = np.maximum(x @ coef, 1e-6)

@@ -253,9 +253,13 @@ class MCUMemoryModel:
         return max(live for _, live in self.schedule(arch)) * self._bytes()
 
     def __call__(self, arch: Any) -> dict[str, float]:
+        return self.costs(arch, space.count_macs(arch, 1))
+
+    def costs(self, arch: Any, macs: int) -> dict[str, float]:
+        """``self(arch)`` given the architecture's MACs at batch 1, for callers that have
+        them already (tracing an architecture is most of what pricing it costs)."""
         board = self._board()
         params = space.count_params(arch)
-        macs = space.count_macs(arch, 1)
         return {
             "sram_kb": self.peak_sram_bytes(arch) / 1024,
             "flash_kb": (params * self._bytes() + self.code_bytes) / 1024,

@@ -17,8 +17,6 @@ from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
-from scipy.optimize import least_squares
-from scipy.optimize import nnls
 
 from evaluators import _mpc_ops as ops
 from evaluators._errors import EvaluatorError
@@ -298,6 +296,10 @@ def fit_mpc_compute(name: str, costs: Sequence[MPCCost], seconds: Sequence[float
     _check_records(costs, seconds)
     target = np.asarray(seconds, dtype=float)
     design = np.array([[c.rounds, c.elements, c.macs] for c in costs]) / target[:, None]
+    # Imported on use: the Ray workers of a cost-model study load this package for every run,
+    # and scipy and SQLAlchemy would add a second to each worker's start.
+    from scipy.optimize import nnls
+
     (per_round, per_element, per_mac), _ = nnls(design, np.ones(len(target)))
     return MPCNetwork(name, float(per_round), math.inf, float(per_element), float(per_mac))
 
@@ -337,6 +339,8 @@ def fit_mpc_network(
     def residual(log_p: np.ndarray) -> np.ndarray:
         rtt, s_per_gb = np.exp(log_p)
         return np.log((rounds * rtt + gbytes * s_per_gb + local) / target)
+
+    from scipy.optimize import least_squares
 
     fit = least_squares(residual, np.log([1e-3, 1.0]))
     rtt, s_per_gb = np.exp(fit.x)

@@ -7,7 +7,6 @@ from collections.abc import Sequence
 from typing import Any
 
 import space
-import storage as storage_pkg
 from evaluators._base import BaseEvaluator
 from evaluators._base import Report
 from evaluators._errors import EvaluatorError
@@ -55,6 +54,10 @@ def load_latency_model(device: str, storage_url: str) -> LatencyModel:
     Raises:
         NotCalibratedError: none is stored (the message names the commands that make one).
     """
+    # Imported on use: the Ray workers of a cost-model study load this package for every run,
+    # and scipy and SQLAlchemy would add a second to each worker's start.
+    import storage as storage_pkg
+
     with storage_pkg.connect(storage_url) as db:
         stored = db.latency_model(device)
         if stored is None:
@@ -123,10 +126,12 @@ def _with_latency(costs: dict[str, float]) -> dict[str, float]:
 def _device_costs(arch: Any, device: str, batch_size: int) -> dict[str, float]:
     # One plain copy shared by every count below; each would otherwise copy it again.
     arch = arch.to_dict() if isinstance(arch, space.Architecture) else arch
-    flops = float(2 * space.count_macs(arch, batch_size))
+    macs = space.count_macs(arch, batch_size)
+    flops = float(2 * macs)
     if device in MCU_BOARDS:
         # The memory model counts the parameters for flash anyway.
-        mcu = MCUMemoryModel(device)(arch)
+        model = MCUMemoryModel(device)
+        mcu = model.costs(arch, macs) if batch_size == 1 else model(arch)
         return {"mcu_latency_ms": mcu["mcu_latency_ms"], "params": mcu["params"],
                 "flops": flops, "sram_kb": mcu["sram_kb"], "flash_kb": mcu["flash_kb"]}
     mpc = MPCCostModel(device, batch_size)(arch)

@@ -26,11 +26,10 @@ def head_groups(spec: dict[str, Any]) -> list[tuple[dict[str, Any], int]]:
     ``{"type": "softmax", "heads": 4, "head_dim": 64}`` is one group of 4 heads; a ``heads``
     mixer lists its heads one by one and equal ones share a group (one kernel call).
     """
-    if spec["type"] == "heads":
-        heads = [dict(h) for h in spec["heads"]]
-    else:
+    if spec["type"] != "heads":
         head = {key: value for key, value in spec.items() if key != "heads"}
-        heads = [head] * spec["heads"]
+        return [(head, spec["heads"])] if spec["heads"] else []
+    heads = [dict(h) for h in spec["heads"]]
     groups: dict[str, tuple[dict[str, Any], int]] = {}
     for head in heads:
         key = json.dumps(head, sort_keys=True)

@@ -318,6 +318,19 @@ def _complete(db: Path) -> int:
         return 0
 
 
+def priority(arch) -> dict[str, float]:
+    return {"loss": float(os.nice(0))}
+
+
+def test_trials_run_at_the_drivers_priority(tmp_path):
+    # Ray's default runs workers at nice 15: beside ordinary processes they got almost no CPU.
+    url = f"sqlite:///{tmp_path / 'studies.db'}"
+    nas.run(study("nice", priority, trials=2), storage=url, workers=2, quiet=True,
+            log_dir=tmp_path)
+    assert {t.metrics["loss"] for t in storage.connect(url).trials("nice")} == {
+        float(os.nice(0))}
+
+
 def test_study_rejects_bad_arguments():
     with pytest.raises(UserError, match="must be 'min' or 'max'; got 'up'"):
         nas.Study(name="s", space=SPACE, evaluate=bowl, objectives={"loss": "up"})
