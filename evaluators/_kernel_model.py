@@ -117,7 +117,7 @@ class OpLatencyModel:
         scale = x.max(axis=0)
         scale[scale == 0] = 1.0
         # Imported on use: the Ray workers of a cost-model study load this package for every run,
-        # and scipy and SQLAlchemy would add a second to each worker's start.
+        # and scipy would add half a second to each worker's start.
         from scipy.optimize import nnls
 
         coef, _ = nnls((x / scale) / y[:, None], np.ones_like(y))

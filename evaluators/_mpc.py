@@ -297,7 +297,7 @@ def fit_mpc_compute(name: str, costs: Sequence[MPCCost], seconds: Sequence[float
     target = np.asarray(seconds, dtype=float)
     design = np.array([[c.rounds, c.elements, c.macs] for c in costs]) / target[:, None]
     # Imported on use: the Ray workers of a cost-model study load this package for every run,
-    # and scipy and SQLAlchemy would add a second to each worker's start.
+    # and scipy would add half a second to each worker's start.
     from scipy.optimize import nnls
 
     (per_round, per_element, per_mac), _ = nnls(design, np.ones(len(target)))

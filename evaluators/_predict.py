@@ -55,7 +55,7 @@ def load_latency_model(device: str, storage_url: str) -> LatencyModel:
         NotCalibratedError: none is stored (the message names the commands that make one).
     """
     # Imported on use: the Ray workers of a cost-model study load this package for every run,
-    # and scipy and SQLAlchemy would add a second to each worker's start.
+    # and SQLAlchemy would add half a second to each worker's start.
     import storage as storage_pkg
 
     with storage_pkg.connect(storage_url) as db:
