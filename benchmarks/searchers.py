@@ -34,7 +34,9 @@ thread).
 
 Run (full): ``nice -n 10 python benchmarks/searchers.py --log .cache/searchers.jsonl``; while
 developing e.g. ``--seeds 3 --problems hpobench-car/2 --searchers boshnas optuna-gp``.
-``--summarise`` prints the table of a log without running anything.
+``--summarise`` prints the table of a log without running anything. The runs measured so far
+are kept in ``benchmarks/logs/searchers-*.jsonl`` (one file per group of searchers run
+together); pass one with ``--log`` to continue it, and ``cat`` them into one file to summarise.
 """
 
 from __future__ import annotations

