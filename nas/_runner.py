@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import math
+import os
 import signal
 import socket
 import threading
@@ -204,13 +205,37 @@ def run(
         ledger.recover()
         infeasible = None
         if not _finished(ledger, study):
-            infeasible = _run_on_ray(db, ledger, study, storage, workers, seed, address, quiet,
-                                     log_dir)
+            with _cancelled_tasks_unreported():
+                infeasible = _run_on_ray(db, ledger, study, storage, workers, seed, address,
+                                         quiet, log_dir)
         ledger.verify()
         counts = ledger.counts()
         best = db.best(study.name, k=5) if len(study.objectives) == 1 else db.pareto(study.name)
     return RunResult(study.name, storage, counts["COMPLETE"], counts["FAILED"],
                      counts["PRUNED"], best, time.monotonic() - start, infeasible)
+
+
+@contextlib.contextmanager
+def _cancelled_tasks_unreported() -> Iterator[None]:
+    """Keep Ray from printing "Unhandled error: the worker died" for the tasks a run cancels.
+
+    The pool reads every task it keeps; the only results dropped unread are those of tasks it
+    killed itself (Ctrl-C, SIGTERM, a trial past its timeout), and Ray reported each of those
+    on the console after the run had already said "interrupted". The setting is Ray's own
+    switch, read when a dropped result is reported, and is put back after the run.
+    """
+    before = os.environ.get(_UNHANDLED)
+    os.environ[_UNHANDLED] = "1"
+    try:
+        yield
+    finally:
+        if before is None:
+            os.environ.pop(_UNHANDLED, None)
+        else:
+            os.environ[_UNHANDLED] = before
+
+
+_UNHANDLED = "RAY_IGNORE_UNHANDLED_ERRORS"
 
 
 def _finished(ledger: Ledger, study: Study) -> bool:

@@ -150,7 +150,8 @@ class Space:
         taken = self.decisions(arch)
         at = self._decision_at()
         keys = [k for k in taken if _alternatives(at[k], taken[k], rng)]
-        original = Architecture(self._require(arch))
+        # ``decisions`` has checked membership; an Architecture is already canonical.
+        original = arch if isinstance(arch, Architecture) else Architecture(arch)
         if not keys:
             return original
         for _ in range(16):

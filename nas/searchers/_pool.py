@@ -48,6 +48,9 @@ class PoolSpace:
                 f"{len(outside)} are not, e.g. {outside[0]}. Build them from this space."
             )
         self._index = {a: i for i, a in enumerate(self.architectures)}
+        # Each member's decisions, filled on first use: searchers replay told members on every
+        # result, and walking the space's tree for them cost as much as the sampler's proposal.
+        self._decisions: dict[Architecture, dict[str, Any]] = {}
         self._codes = np.array([space.encode(a) for a in self.architectures])
         ids = "".join(sorted(a.id for a in self.architectures))
         self.hash = hashlib.sha256((space.hash + ids).encode()).hexdigest()[:16]
@@ -100,10 +103,15 @@ class PoolSpace:
         return [self.architectures[i] for i in order[:_NEAREST]]
 
     def encode(self, arch: Architecture) -> np.ndarray:
-        return self.space.encode(arch)
+        i = self._index.get(arch)
+        return self.space.encode(arch) if i is None else self._codes[i].copy()
 
     def decode(self, vec: Any) -> Architecture:
         return self._nearest(np.asarray(vec, dtype=float))
 
     def decisions(self, arch: Architecture) -> dict[str, Any]:
-        return self.space.decisions(arch)
+        if arch not in self._index:
+            return self.space.decisions(arch)
+        if arch not in self._decisions:
+            self._decisions[arch] = self.space.decisions(arch)
+        return dict(self._decisions[arch])
