@@ -1,11 +1,13 @@
 """``searcher="auto"``: the searcher ``benchmarks/searchers.py`` shows best for a study's shape.
 
-What the benchmark showed (``benchmarks/RESULTS.md``, section "Searchers against Optuna"):
-on a space small enough that BOSHNAS scores every member (a tabular pool such as FlexiBERT's
-620 models) BOSHNAS found the two-objective front first; on the 30,000-configuration HPOBench
-grid TPE was within seed noise of the best at a few milliseconds per query, where Optuna's
-GPSampler, ahead there, costs 0.1-0.4 CPU s per query and grows with every result. The runs that
-finished did not separate budgets or objective counts, so the rule reads only the space's size.
+What the benchmark showed (``benchmarks/RESULTS.md``, section "Searchers against Optuna",
+10 seeds of every searcher): on a space small enough that BOSHNAS scores every member (a tabular
+pool such as FlexiBERT's 620 models) BOSHNAS found the fronts first; on the 30,000-configuration
+HPOBench grids TPE was within seed noise of the best single-objective searchers at a few
+milliseconds per query. GPSampler was ahead there on two objectives, but it costs 0.1-0.4 CPU s
+per query at 100 results and more with each, which a cheap study of thousands of trials cannot
+afford. The rule reads only the space's size: one that read the trial budget would pick another
+searcher when a stored study is resumed with more trials, which the runner refuses.
 """
 
 from __future__ import annotations
