@@ -181,7 +181,7 @@ class BOSHNASSearcher(BaseSearcher):
             for arch, row in zip(new, self._embedding.transform(new), strict=True):
                 self._cache[arch] = row
         if not archs:
-            return np.zeros((0, self.dim))
+            return np.zeros((0, self._embedding.width))
         return np.array([self._cache[a] for a in archs])
 
     # Rounds.
@@ -235,7 +235,7 @@ class BOSHNASSearcher(BaseSearcher):
         y, mask, bounds = self._targets(ok, measured)
         width = k + len(measured)
         if self._surrogates is None or self._surrogates.k != width:
-            self._surrogates = Surrogates(self.dim, int(rng.integers(2**31)), width)
+            self._surrogates = Surrogates(self._embedding.width, int(rng.integers(2**31)), width)
         x_told = self._embed([r.arch for r in ok])
         self._surrogates.fit(x_told, y, int(rng.integers(2**31)), mask)
 
@@ -370,7 +370,8 @@ class BOSHNASSearcher(BaseSearcher):
         self._surrogates = None
         state = extra.get("surrogates")
         if state is not None:
-            self._surrogates = Surrogates(self.dim, 0, int(state["k"]))
+            self._ensure_pool()
+            self._surrogates = Surrogates(self._embedding.width, 0, int(state["k"]))
             self._surrogates.load(state)
 
 

@@ -12,6 +12,7 @@ from scipy.stats import spearmanr
 from nas.searchers import make_searcher
 from nas.searchers._boshnas._acquisition import expected_improvement
 from nas.searchers._boshnas._acquisition import hypervolume_improvement
+from nas.searchers._boshnas._embedding import GraphEmbedding
 from nas.searchers._boshnas._surrogates import Surrogates
 from space import Constraint
 from space import Space
@@ -123,3 +124,20 @@ def test_measured_constraint_steers_the_batch_and_ask_cost_stays_bounded() -> No
         # Generous for a shared test machine; benchmarks/searchers.py --timing measures it.
         assert spent < 5.0
     assert kept[1] > kept[0]
+
+
+def test_a_flat_space_keeps_its_whole_encoding_beside_the_graph_axes() -> None:
+    flat, conditional = big_space(), grid_space()
+    assert not flat.conditional and conditional.conditional
+    archs = [flat.sample(i) for i in range(200)]
+    embedding = GraphEmbedding(flat, dim=8)
+    x = embedding.fit(archs)
+    assert x.shape == (200, 8 + flat.encoding_size) == (200, embedding.width)
+    codes = np.array([flat.encode(a) for a in archs])
+    lo, span = codes.min(axis=0), np.ptp(codes, axis=0)
+    np.testing.assert_allclose(x[:, 8:], (codes - lo) / span)
+    # New architectures land on the same columns.
+    np.testing.assert_allclose(embedding.transform(archs[:5]), x[:5])
+    other = GraphEmbedding(conditional, dim=8)
+    shape = other.fit([conditional.sample(i) for i in range(50)]).shape
+    assert shape == (50, 8) == (50, other.width)
