@@ -279,6 +279,10 @@ def main() -> None:
                         help="override every space's standalone training steps (e.g. 600 for "
                         "the full mcuformer study's trials)")
     parser.add_argument("--seed", type=int, default=0)
+    parser.add_argument("--supernet-seeds", type=int, nargs="+",
+                        help="train each variant's supernet with each of these seeds (same "
+                        "subnets, same standalone runs): how much a ranking depends on the "
+                        "supernet's own seed")
     parser.add_argument("--cached-only", action="store_true",
                         help="print only what .cache/oneshot holds; train nothing")
     parser.add_argument("--ceiling", action="store_true",
@@ -315,16 +319,18 @@ def main() -> None:
         for variant in args.variants:
             if variant == "all-subnets" and setup["feasible"] is None:
                 continue
-            result = supernet_scores(name, setup, variant, subnets, args.seed)
-            if result is None:
-                continue
-            rankers[f"supernet {variant}"] = result["scores"]
-            ratios = [
-                (result["train_cpu_s"] + n * result["score_cpu_s"]) / (n * mean_cpu)
-                for n in (args.candidates, len(subnets))
-            ]
-            costs[f"supernet {variant}"] = (f"{ratios[0]:.3f} / {ratios[1]:.3f} "
-                                            f"(supernet {result['train_cpu_s']:.0f} CPU s)")
+            for seed in args.supernet_seeds or [args.seed]:
+                result = supernet_scores(name, setup, variant, subnets, seed)
+                if result is None:
+                    continue
+                ranker = f"supernet {variant}" + ("" if seed == args.seed else f" (seed {seed})")
+                rankers[ranker] = result["scores"]
+                ratios = [
+                    (result["train_cpu_s"] + n * result["score_cpu_s"]) / (n * mean_cpu)
+                    for n in (args.candidates, len(subnets))
+                ]
+                costs[ranker] = (f"{ratios[0]:.3f} / {ratios[1]:.3f} "
+                                 f"(supernet {result['train_cpu_s']:.0f} CPU s)")
         truths = {"seed 0": truth}
         if args.ceiling:
             again: list[float]

@@ -215,6 +215,9 @@ def run(
                      counts["PRUNED"], best, time.monotonic() - start, infeasible)
 
 
+_UNHANDLED = "RAY_IGNORE_UNHANDLED_ERRORS"
+
+
 @contextlib.contextmanager
 def _cancelled_tasks_unreported() -> Iterator[None]:
     """Keep Ray from printing "Unhandled error: the worker died" for the tasks a run cancels.
@@ -233,9 +236,6 @@ def _cancelled_tasks_unreported() -> Iterator[None]:
             os.environ.pop(_UNHANDLED, None)
         else:
             os.environ[_UNHANDLED] = before
-
-
-_UNHANDLED = "RAY_IGNORE_UNHANDLED_ERRORS"
 
 
 def _finished(ledger: Ledger, study: Study) -> bool:
