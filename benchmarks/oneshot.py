@@ -2,12 +2,13 @@
 
 For each of three spaces, ``--subnets`` subnets (default 30) are sampled uniformly (per-decision
 uniform draws, distinct, feasible under the study's constraints where it has them) and trained
-standalone with the study trials' recipe (``evaluators.train``, seed 0). Then per supernet
-variant (the full recipe and its ablations) one ``nas.Supernet`` is trained and scores them with
-inherited weights. Printed per row: Kendall τ-b and Spearman ρ against standalone accuracy with
-95% bootstrap intervals (resampling subnets), beside two baselines on the same subnets:
-parameter count and synflow (a zero-cost proxy, Tanaka et al. 2020), and, with ``--ceiling``,
-the standalone accuracy of a second training seed (how well standalone training ranks itself).
+standalone with the study trials' recipe (``evaluators.train``, seed 0). Then per supernet variant
+(the full recipe and its ablations) one ``nas.Supernet`` is trained (one per seed of
+``--supernet-seeds``) and scores them with inherited weights. Printed per row: Kendall τ-b and
+Spearman ρ against standalone accuracy with 95% bootstrap intervals (resampling subnets), beside
+two baselines on the same subnets: parameter count and synflow (a zero-cost proxy, Tanaka et al.
+2020), and, with ``--ceiling``, the standalone accuracy of a second training seed (how well
+standalone training ranks itself).
 
 Spaces: ``dense`` (i) width, depth, heads, FFN; ``hetero`` (ii) adds a mixer per layer
 (softmax / ReLU / linear attention / convolution), a low-rank ratio and the patch size;
@@ -23,7 +24,8 @@ Standalone results and supernet scores are cached in ``.cache/oneshot/`` (keyed 
 recipe and variant), so a rerun only trains what changed.
 
 Usage: ``OMP_NUM_THREADS=1 nice -n 10 python benchmarks/oneshot.py [--spaces dense hetero
-mcuformer] [--subnets 30] [--variants full no-distill ...] [--ceiling] [--standalone-steps N]``.
+mcuformer] [--subnets 30] [--variants full largest-teacher ...] [--supernet-seeds 0 1 2]
+[--ceiling] [--standalone-steps N]``.
 """
 
 from __future__ import annotations
@@ -63,14 +65,13 @@ BOOTSTRAP = 2000
 # mcuformer study: population 24 then 6 generations of 24 mutations, all scored.
 SEARCH_CANDIDATES = 24 + 6 * 24
 
-# Supernet variants: Supernet keyword arguments. "full" is the shipped default recipe; the
-# "matched" rows train with teacher="matched" (see nas.Supernet).
+# Supernet variants: Supernet keyword arguments. "full" is the shipped default recipe (matched
+# sandwich on the labels); "largest-teacher" is the recipe until 2026-12-04 (the space's one
+# largest subnet as teacher, in-place distillation).
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
-    "matched-teacher": {"teacher": "matched"},
-    "matched, no-distill": {"teacher": "matched", "distill": False},
-    "matched, no-split": {"teacher": "matched", "split": ()},
-    "no-distill": {"distill": False},
+    "largest-teacher": {"teacher": "largest", "distill": True},
+    "distill": {"distill": True},
     "no-split": {"split": ()},
     "no-sandwich": {"sandwich": False, "random_subnets": 4},
     "all-subnets": {"feasible": False},
@@ -236,8 +237,8 @@ def supernet_scores(name: str, setup: dict[str, Any], variant: str, subnets: lis
     options = dict(VARIANTS[variant])
     use_feasible = options.pop("feasible", True)
     feasible = setup["feasible"] if use_feasible else None
-    key = _key(name, {"teacher": "largest", **options}, use_feasible, setup["supernet_steps"],
-               seed, [a.id for a in subnets], "v3")
+    key = _key(name, {"teacher": "matched", "distill": False, **options}, use_feasible,
+               setup["supernet_steps"], seed, [a.id for a in subnets], "v4")
 
     def compute() -> dict[str, Any]:
         t = time.process_time()

@@ -29,13 +29,13 @@ class OneShotSearcher(BaseSearcher):
 
     On the first :meth:`ask` it builds a weight-sharing :class:`Supernet` over the space (elastic
     width, heads, FFN, depth, one weight set per mixer type per layer, per FFN kind and per patch
-    size; low-rank factors sliced by rank), trains it for ``supernet_steps`` sandwich steps
-    (largest + smallest + 2 random subnets), then runs ``generations`` of evolution over feasible
-    subnets scored on validation with inherited weights: each generation keeps the best
-    ``population`` and adds one mutation of each. ``ask(n)`` hands out the best ``n`` scored
-    subnets not yet asked, which the runner retrains standalone as ordinary trials; when the
-    ranked list runs out, a further generation is evolved from its best members (then random
-    feasible subnets).
+    size; low-rank factors sliced by rank), trains it for ``supernet_steps`` sandwich steps (2
+    random subnets, the first stretched to its largest and smallest sizes), then runs
+    ``generations`` of evolution over feasible subnets scored on validation with inherited weights:
+    each generation keeps the best ``population`` and adds one mutation of each. ``ask(n)`` hands
+    out the best ``n`` scored subnets not yet asked, which the runner retrains standalone as
+    ordinary trials; when the ranked list runs out, a further generation is evolved from its best
+    members (then random feasible subnets).
 
     Ranking: candidates are sorted by Pareto rank over the objectives the supernet can estimate
     cheaply (``accuracy`` and ``loss`` with inherited weights, ``params`` and ``macs`` from the
@@ -78,7 +78,7 @@ class OneShotSearcher(BaseSearcher):
         generations: int = 4,
         batch_size: int = 64,
         lr: float = 5e-3,
-        distill: bool = True,
+        distill: bool = False,
         split: list[str] | tuple[str, ...] = SPLITS,
         **kwargs: Any,
     ) -> None:
