@@ -238,7 +238,7 @@ def supernet_scores(name: str, setup: dict[str, Any], variant: str, subnets: lis
     use_feasible = options.pop("feasible", True)
     feasible = setup["feasible"] if use_feasible else None
     key = _key(name, {"teacher": "matched", "distill": False, **options}, use_feasible,
-               setup["supernet_steps"], seed, [a.id for a in subnets], "v4")
+               setup["supernet_steps"], seed, [a.id for a in subnets], "v5")
 
     def compute() -> dict[str, Any]:
         t = time.process_time()
