@@ -29,7 +29,7 @@ each space's supernet under three seeds: on the space whose layers choose among 
 one largest subnet taught every path at chance (Kendall τ 0.07 / 0.02 / 0.28 against 0.63 /
 0.44 / 0.60 for the matched sandwich on labels), on the width/depth/heads space the two were
 within noise (mean 0.47 against 0.53), and on the MCUFormer space both collapsed on two seeds of
-three.
+three until the learning rate was scaled with the layers' width (see ``lr``).
 
 Limits: a heterogeneous head list (several head groups) is sliced as one plain block, so its
 heads do not map onto the heads of other subnets; mixer sizes that are tensor sizes (Linformer
