@@ -374,7 +374,7 @@ class Supernet:
             opt.zero_grad(set_to_none=True)
             others = self._sample_many(rng, r["random_subnets"])
             largest, smallest = self.largest, self.smallest
-            if r["teacher"] == "matched" and others:
+            if r["sandwich"] and r["teacher"] == "matched" and others:
                 largest = self._stretched(others[0], rng, True) or largest
                 smallest = self._stretched(others[0], rng, False) or smallest
             # Any growth before the first forward: autograd keeps a parameter's old shape while
