@@ -33,6 +33,7 @@ from __future__ import annotations
 import argparse
 import hashlib
 import importlib.util
+import inspect
 import json
 import sys
 import time
@@ -68,6 +69,12 @@ SEARCH_CANDIDATES = 24 + 6 * 24
 # Supernet variants: Supernet keyword arguments. "full" is the shipped default recipe (matched
 # sandwich on the labels); "largest-teacher" is the recipe until 2026-12-04 (the space's one
 # largest subnet as teacher, in-place distillation).
+# The recipe a variant leaves as it is, so a cached score is keyed by the recipe it was trained
+# with even when Supernet's defaults change.
+RECIPE_DEFAULTS = {
+    name: p.default for name, p in inspect.signature(Supernet).parameters.items()
+    if p.kind is p.KEYWORD_ONLY and name not in ("feasible", "seed")
+}
 VARIANTS: dict[str, dict[str, Any]] = {
     "full": {},
     "largest-teacher": {"teacher": "largest", "distill": True},
@@ -237,8 +244,8 @@ def supernet_scores(name: str, setup: dict[str, Any], variant: str, subnets: lis
     options = dict(VARIANTS[variant])
     use_feasible = options.pop("feasible", True)
     feasible = setup["feasible"] if use_feasible else None
-    key = _key(name, {"teacher": "matched", "distill": False, **options}, use_feasible,
-               setup["supernet_steps"], seed, [a.id for a in subnets], "v5")
+    key = _key(name, {**RECIPE_DEFAULTS, **options}, use_feasible, setup["supernet_steps"], seed,
+               [a.id for a in subnets], "v5")
 
     def compute() -> dict[str, Any]:
         t = time.process_time()

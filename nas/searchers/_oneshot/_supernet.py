@@ -218,7 +218,7 @@ class Supernet:
         # whole supernets of that space, while 1e-3 cut the 48-wide mixed-mixer space's
         # ranking from tau 0.55 to 0.33. So ``lr`` holds up to LR_WIDTH and is scaled by
         # LR_WIDTH / width above it.
-        widest = max((w for a in archs for w in _widths(self.adapt(a))), default=LR_WIDTH)
+        widest = max((layer["width"] for a in archs for layer in a["layers"]), default=LR_WIDTH)
         self.lr_scale = min(1.0, LR_WIDTH / widest)
         shapes: dict[str, tuple[int, ...]] = {}
         donors: dict[str, tuple[int, _Plan, str]] = {}
@@ -468,11 +468,6 @@ class Supernet:
         supernet.weights = {k: torch.nn.Parameter(v) for k, v in state["weights"].items()}
         supernet.steps_trained = state["steps_trained"]
         return supernet
-
-
-def _widths(a: dict[str, Any]) -> list[int]:
-    """The layer widths of an adapted architecture dict."""
-    return [int(layer["width"]) for layer in a.get("layers", []) if "width" in layer]
 
 
 def _distill(logits: torch.Tensor, teacher: torch.Tensor, y: torch.Tensor) -> torch.Tensor:
